@@ -1,0 +1,58 @@
+/*
+ * evstream.h -- warp-proxyd's event stream toward warp-logd.
+ *
+ * The relay calls evstream_comm()/evstream_conn() and never waits: each
+ * event is packed at once into a bounded in-memory queue and sent to
+ * log.sock in batches (EventBatch, answered by Ack).  While warp-logd is
+ * down or slow, events that do not fit in memory go to an append-only
+ * spool file under spool_dir (up to spool_max bytes); when warp-logd
+ * returns, the spool is replayed in order before new events.  Delivery is
+ * at-least-once; (connection_id, seq) is the event id warp-logd uses to
+ * store each event exactly once.  Events dropped past the spool limit are
+ * counted and logged with the count.
+ */
+#ifndef WARP_EVSTREAM_H
+#define WARP_EVSTREAM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "warp.pb-c.h"
+
+struct event_base;
+struct evstream;
+
+struct evstream_cfg {
+	const char	*sock_path;	/* log.sock */
+	const char	*spool_dir;	/* event_spool_dir */
+	uint64_t	 spool_max;	/* bytes on disk, 0 = no spool */
+	size_t		 mem_max;	/* bytes queued in memory */
+	size_t		 batch_max;	/* events per frame */
+	int		 flush_ms;	/* longest an event waits to be sent */
+	int		 ack_timeout_ms;
+	const char	*name;		/* Hello.peer */
+};
+
+struct evstream_stats {
+	uint64_t	 queued;	/* accepted from the relay */
+	uint64_t	 acked;		/* confirmed stored by warp-logd */
+	uint64_t	 spooled;	/* written to the spool file */
+	uint64_t	 replayed;	/* read back from the spool */
+	uint64_t	 dropped;	/* lost past spool_max (counted, logged) */
+	size_t		 mem_bytes;	/* in memory now */
+	uint64_t	 spool_bytes;	/* on disk now */
+};
+
+struct evstream *evstream_new(struct event_base *, const struct evstream_cfg *);
+
+void	 evstream_comm(struct evstream *, const char *connection_id,
+	    uint32_t seq, int64_t occurred_at_us, const char *direction,
+	    const void *data, size_t len);
+void	 evstream_conn(struct evstream *, const Warp__ConnEvent *);
+
+void	 evstream_stats(const struct evstream *, struct evstream_stats *);
+/* Shutdown: move everything not yet acknowledged to the spool. */
+void	 evstream_flush_to_spool(struct evstream *);
+void	 evstream_free(struct evstream *);
+
+#endif
