@@ -61,6 +61,13 @@ struct smtp_cmd {
  * case-insensitively as whole words.  For MAIL and RCPT, arg starts after
  * "FROM:" / "TO:" (white space around the colon tolerated, flagged).
  * Returns 0, or -1 for an empty/unparseable line (verb UNKNOWN).
+ *
+ * In detail: a non-empty line with a verb not in enum smtp_verb returns 0
+ * with verb UNKNOWN (verb_str/arg still set: relay it or answer 500).  An
+ * empty or all-blank line returns -1 with verb UNKNOWN.  MAIL/RCPT without
+ * "FROM:"/"TO:" (e.g. "MAIL TO:<a>", "MAIL FROM <a>") returns -1 with verb
+ * MAIL/RCPT kept, so the caller can answer 501.  flags are set in every
+ * case; SMTP_CMD_NO_BRACKETS is set for MAIL/RCPT args without '<'.
  */
 int	 smtp_cmd_parse(const char *line, size_t len, struct smtp_cmd *);
 const char *smtp_verb_name(enum smtp_verb);
@@ -97,14 +104,17 @@ struct smtp_reply_line {
 	const char	*text;		/* after the separator */
 	size_t		 text_len;
 };
-/* Parse one line without its CRLF.  0 or -1 (not a reply line). */
+/* Parse one line without its CRLF.  0 or -1 (not a reply line: fewer
+ * than 3 digits, first digit not 2..5, or a 4th byte not ' '/'-'). */
 int	 smtp_reply_line_parse(const char *line, size_t len,
 	    struct smtp_reply_line *);
 
 /*
  * Incremental multi-line reply accumulator.  Feed it lines (without CRLF)
  * until it returns SMTP_REPLY_DONE.  A continuation line with a different
- * code, or a line that is not a reply, is SMTP_REPLY_ERROR.
+ * code, or a line that is not a reply, is SMTP_REPLY_ERROR; so is a reply
+ * of more than SMTP_REPLY_LINES_MAX lines, and feeding after DONE (call
+ * smtp_reply_init() for the next reply).
  */
 enum smtp_reply_state {
 	SMTP_REPLY_ERROR = -1,
@@ -116,7 +126,9 @@ struct smtp_reply {
 	int		 nlines;
 	char		 enhanced[16];	/* "2.1.0" from the first line, or "" */
 	char		 text[512];	/* first line's text (after enhanced
-					   code), truncated, NUL-terminated */
+					   code), truncated, NUL-terminated,
+					   control bytes replaced by '?' */
+	int		 done;		/* private */
 };
 void	 smtp_reply_init(struct smtp_reply *);
 enum smtp_reply_state smtp_reply_feed(struct smtp_reply *, const char *line,
@@ -159,7 +171,9 @@ ssize_t	 smtp_ehlo_rewrite(const char *in, size_t len, unsigned remove_mask,
 	    const char *const *add, size_t nadd, char *out, size_t outsz,
 	    unsigned *seen);
 
-/* Value of the SIZE keyword in an EHLO reply, 0 if none/unlimited. */
+/* Value of the SIZE keyword in an EHLO reply, 0 if none/unlimited.
+ * Tolerant: lines that do not parse are skipped, the greeting is not
+ * looked at, an unterminated last line is read. */
 uint64_t smtp_ehlo_size(const char *in, size_t len);
 
 /* ---- DATA -------------------------------------------------------------------- */
@@ -183,7 +197,13 @@ uint64_t smtp_ehlo_size(const char *in, size_t len);
  *   SMTP_DATA_END:    buf[0..ret) ends with the terminating ".\r\n" (or
  *                     ".\n", also reported via SMTP_DATA_F_BARE_LF_END);
  *                     the bytes after ret belong to the next command.
+ *                     Further calls return SMTP_DATA_END with *used 0.
  * It also counts bytes and tracks the header section.
+ *
+ * Every byte that is not an LF passes through a memchr()-driven fast path
+ * once the first byte of its line has been seen, so normal messages cost
+ * a few memchr calls per line.  A CR not followed by LF (SMTP_DATA_F_BARE_CR)
+ * is passed through, flagged: the caller decides whether to refuse it.
  */
 enum smtp_data_result {
 	SMTP_DATA_MORE = 0,
@@ -194,6 +214,7 @@ enum smtp_data_result {
 #define SMTP_DATA_F_BARE_CR	0x02	/* a CR not followed by LF */
 #define SMTP_DATA_F_NUL		0x04
 #define SMTP_DATA_F_LONG_LINE	0x08	/* a line over SMTP_LINE_MAX */
+#define SMTP_DATA_F_BARE_LF_END	0x10	/* the terminator was ".<LF>" */
 
 struct smtp_data {
 	int		 state;		/* private */
@@ -202,8 +223,10 @@ struct smtp_data {
 	uint64_t	 bytes;		/* content bytes consumed, excl. the
 					   terminator, as received */
 	uint64_t	 header_bytes;	/* length of the header section, set
-					   once the empty line is seen */
-	int		 in_headers;
+					   once the empty line is seen: the
+					   offset (as received) where that
+					   empty line starts */
+	int		 in_headers;	/* 1 until that empty line */
 	unsigned	 flags;		/* SMTP_DATA_F_* seen so far */
 };
 void	 smtp_data_init(struct smtp_data *);
@@ -215,6 +238,12 @@ enum smtp_data_result smtp_data_scan(struct smtp_data *, const char *buf,
  * start with "..", in place on a complete message (no terminator); returns
  * the new length.  smtp_stuff_len()/smtp_stuff() do the reverse for a
  * message about to be sent (CRLF line ends assumed).
+ *
+ * Per RFC 5321 4.5.2, smtp_unstuff() removes the leading dot of any line
+ * that starts with a dot and has more on it (".." is the usual case); a
+ * line that is "." alone is left as is.  Lines are split at LF.  out of
+ * smtp_stuff() must hold smtp_stuff_len() bytes;
+ * smtp_unstuff(smtp_stuff(x)) == x for every x.
  */
 size_t	 smtp_unstuff(char *buf, size_t len);
 size_t	 smtp_stuff_len(const char *buf, size_t len);
@@ -228,7 +257,8 @@ size_t	 smtp_stuff(const char *in, size_t len, char *out);
 #define SMTP_IS_4XX(c)	((c) >= 400 && (c) < 500)
 #define SMTP_IS_5XX(c)	((c) >= 500 && (c) < 600)
 
-/* Domain part of an address ("user@Example.COM" -> "Example.COM"). */
+/* Domain part of an address ("user@Example.COM" -> "Example.COM"), after
+ * the last '@'; NULL (and *dlen 0) when there is no '@' or nothing after. */
 const char *smtp_addr_domain(const char *addr, size_t len, size_t *dlen);
 
 #endif
