@@ -96,7 +96,10 @@ int		 conf_bool(const struct conf *, const char *key);
 int64_t		 conf_int(const struct conf *, const char *key);
 uint64_t	 conf_size(const struct conf *, const char *key);
 int64_t		 conf_duration_ms(const struct conf *, const char *key);
-/* List items, NULL-terminated; *n (optional) gets the count. */
+/* List items, NULL-terminated; *n (optional) gets the count.  Works for
+ * CONF_LIST and CONF_ADDR: an address key may hold several addresses
+ * (comma/space separated, each checked); conf_str() gives its whole text.
+ * conf_str() also reads CONF_PATH and CONF_ENUM (the table's spelling). */
 char *const	*conf_list(const struct conf *, const char *key, size_t *n);
 /* Where the value came from: "file:line", "-o", or "default". */
 const char	*conf_origin(const struct conf *, const char *key);
