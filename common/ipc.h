@@ -115,6 +115,21 @@ struct ipc_server *ipc_server_new(struct event_base *,
 	    const struct ipc_server_cfg *);	/* NULL + log on failure */
 void	 ipc_server_free(struct ipc_server *);	/* closes peers, unlinks */
 size_t	 ipc_server_npeers(const struct ipc_server *);
+/* Replace the allowed-uid list (SIGHUP); peers already connected stay. */
+void	 ipc_server_set_allowed(struct ipc_server *, const uid_t *, size_t);
+
+/*
+ * For the service daemons (logd, filterd, routed), called from init_root:
+ * create dir (0755) when missing and listen on dir/sockname with tmpl's
+ * settings; tmpl->path, allowed_uids and nallowed are replaced by the
+ * socket path and the uids of allow_users (NULL-terminated user names).
+ */
+struct ipc_server *ipc_service_listen(struct event_base *, const char *dir,
+	    const char *sockname, char *const *allow_users,
+	    const struct ipc_server_cfg *tmpl);
+/* User names to uids; unknown names are skipped with a warning.  Returns
+ * the count; *uidsp is malloc'ed (free it). */
+size_t	 ipc_resolve_users(char *const *names, uid_t **uidsp);
 
 /* ---- client ------------------------------------------------------------------ */
 
