@@ -411,6 +411,24 @@ enum_match(const char *choices, const char *word, size_t *lenp)
 	return NULL;
 }
 
+/* "a|b|c" -> "a, b, c" (allocated). */
+static char *
+enum_words(const char *choices)
+{
+	char	*out, *o;
+
+	o = out = xmalloc(strlen(choices) * 2 + 1);
+	for (; *choices != '\0'; choices++) {
+		if (*choices == '|') {
+			*o++ = ',';
+			*o++ = ' ';
+		} else
+			*o++ = *choices;
+	}
+	*o = '\0';
+	return out;
+}
+
 /*
  * Check s against the key and, when valid, store it in val (replacing what
  * was there).  On error val is untouched and err says why.
@@ -453,10 +471,7 @@ value_set(struct conf_value *val, const char *s, const char *origin,
 		break;
 	case CONF_ENUM:
 		if ((p = enum_match(k->choices, s, &len)) == NULL) {
-			choices = xstrdup(k->choices);
-			for (i = 0; choices[i] != '\0'; i++)
-				if (choices[i] == '|')
-					choices[i] = ',';
+			choices = enum_words(k->choices);
 			snprintf(err, errsz, "'%s' is not one of %s", shown,
 			    choices);
 			free(choices);
@@ -958,8 +973,7 @@ void
 conf_print_doc(FILE *fp, const char *daemon, const struct conf_key *keys)
 {
 	const struct conf_key	*k;
-	char			 lo[32], hi[32];
-	const char		*c;
+	char			 lo[32], hi[32], *words;
 
 	fprintf(fp, "## %s.conf\n\n", daemon);
 	fprintf(fp, "| key | type | default | range/choices | description |\n");
@@ -975,11 +989,9 @@ conf_print_doc(FILE *fp, const char *daemon, const struct conf_key *keys)
 		}
 		fputs(" | ", fp);
 		if (k->type == CONF_ENUM && k->choices != NULL) {
-			for (c = k->choices; *c != '\0'; c++)
-				if (*c == '|')
-					fputs(", ", fp);
-				else
-					fputc(*c, fp);
+			words = enum_words(k->choices);
+			fputs(words, fp);
+			free(words);
 		} else if (has_range(k)) {
 			fmt_bound(k, k->min, lo, sizeof(lo));
 			fmt_bound(k, k->max, hi, sizeof(hi));
