@@ -7,7 +7,8 @@
 # need_proxyd                      fail unless $BIN/warp-proxyd is built
 # proxyd_conf DIR LISTEN DEST [LINE...]
 #                                  a dev config dir for proxyd: listen,
-#                                  destination, log_events = no, then each
+#                                  destination, log_events = no, the event
+#                                  spool under DIR, then each
 #                                  LINE ("key = value") appended
 # start_proxyd NAME DIR HOST PORT [-o key=value...]
 #                                  run proxyd -C DIR in the background,
@@ -35,6 +36,7 @@ proxyd_conf() {
 		echo "listen = $_pl"
 		echo "destination = $_pdst"
 		echo "log_events = no"
+		echo "event_spool_dir = $_pd/spool"
 		for _l in "$@"; do echo "$_l"; done
 	} >>"$_pd/warp-proxyd.conf"
 }
