@@ -6,7 +6,7 @@ warp-proxyd.  Run with Debian's own interpreter:
 
     /usr/bin/python3 smtpd_capture.py --dir DIR --listen 127.0.0.1:2525 \
         [--listen [::1]:2525] [--cert server.pem --key server.key] \
-        [--ehlo-extra CHUNKING] [--ready FILE]
+        [--ehlo-extra CHUNKING] [--reject-rcpt ADDR] [--ready FILE]
 
 For every accepted message it writes, in DIR:
 
@@ -65,8 +65,9 @@ def write_atomic(path, data):
 class Recorder:
     """aiosmtpd handler: store the message and its facts in a directory."""
 
-    def __init__(self, outdir, ehlo_extra, ehlo_drop, data_reply):
+    def __init__(self, outdir, ehlo_extra, ehlo_drop, data_reply, reject_rcpt):
         self.outdir = outdir
+        self.reject_rcpt = [r.lower() for r in reject_rcpt]
         self.ehlo_extra = ehlo_extra
         self.ehlo_drop = [k.upper() for k in ehlo_drop]
         self.data_reply = data_reply
@@ -88,6 +89,13 @@ class Recorder:
             out.insert(len(out) - 1, "250-" + kw)
         fixed = [("250-" + r[4:]) for r in out[:-1]] + ["250 " + out[-1][4:]]
         return fixed
+
+    async def handle_RCPT(self, server, session, envelope, address, options):
+        if address.lower() in self.reject_rcpt:
+            return "550 5.1.1 <%s>: Recipient address rejected" % address
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(options)
+        return "250 2.1.5 Ok"
 
     async def handle_DATA(self, server, session, envelope):
         n = next(COUNTER)
@@ -198,6 +206,8 @@ async def main():
     ap.add_argument("--ehlo-extra", action="append", default=[],
                     help="extra EHLO keyword to announce (e.g. CHUNKING)")
     ap.add_argument("--ehlo-drop", action="append", default=[])
+    ap.add_argument("--reject-rcpt", action="append", default=[],
+                    help="answer RCPT TO:<this address> with 550 5.1.1")
     ap.add_argument("--size-limit", type=int, default=64 * 1024 * 1024)
     ap.add_argument("--data-reply", default="250 2.0.0 Ok: queued as CAP%d")
     ap.add_argument("--ready", help="file to create once listening")
@@ -208,7 +218,8 @@ async def main():
     if a.cert:
         tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         tls.load_cert_chain(a.cert, a.key)
-    handler = Recorder(a.dir, a.ehlo_extra, a.ehlo_drop, a.data_reply)
+    handler = Recorder(a.dir, a.ehlo_extra, a.ehlo_drop, a.data_reply,
+                       a.reject_rcpt)
     loop = asyncio.get_running_loop()
 
     def factory():
