@@ -22,6 +22,9 @@
  *
  * Both sides use libevent bufferevents with watermarks; ipc_*_outq()
  * reports bytes not yet written so producers can apply back-pressure.
+ * The process must ignore SIGPIPE (daemon_main does).  on_close is called
+ * only for connections that completed the Hello exchange, also when this
+ * side closed them; callbacks may close, send, or free the server/client.
  */
 #ifndef WARP_IPC_H
 #define WARP_IPC_H
