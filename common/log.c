@@ -271,8 +271,9 @@ log_sanitize(char *dst, size_t dstsz, const void *src, size_t len)
 	room = dstsz - 1;
 	for (i = 0; i < len && total <= room; i++)
 		total += escape_byte(s[i], esc);
-	if (total > room)	/* will be cut: keep space for "..." */
-		room = room >= 3 ? room - 3 : 0;
+	/* Will be cut: keep space for "..." (unless even that does not fit). */
+	if (total > room && room >= 3)
+		room -= 3;
 
 	for (i = 0, o = 0; i < len; i++) {
 		elen = escape_byte(s[i], esc);
