@@ -22,6 +22,7 @@
 #include <sys/un.h>
 
 #include <errno.h>
+#include <grp.h>
 #include <inttypes.h>
 #include <pwd.h>
 #include <stdlib.h>
@@ -879,7 +880,7 @@ ipc_resolve_users(char *const *names, uid_t **uidsp)
 	uids = xcalloc(i + 1, sizeof(*uids));
 	for (i = 0; names != NULL && names[i] != NULL; i++) {
 		if ((pw = getpwnam(names[i])) == NULL) {
-			log_warnx("allow_users: no such user \"%s\", skipped",
+			log_debug("allow_users: no such user \"%s\", skipped",
 			    names[i]);
 			continue;
 		}
@@ -887,6 +888,25 @@ ipc_resolve_users(char *const *names, uid_t **uidsp)
 	}
 	*uidsp = uids;
 	return n;
+}
+
+int
+ipc_socket_gid(const char *group, const char *user, gid_t *gidp)
+{
+	struct group	*gr;
+	struct passwd	*pw;
+
+	*gidp = (gid_t)-1;
+	if (group != NULL && *group != '\0') {
+		if ((gr = getgrnam(group)) == NULL) {
+			log_warnx("socket_group: no such group \"%s\"", group);
+			return -1;
+		}
+		*gidp = gr->gr_gid;
+	} else if (geteuid() == 0 && user != NULL && *user != '\0' &&
+	    (pw = getpwnam(user)) != NULL)
+		*gidp = pw->pw_gid;
+	return 0;
 }
 
 struct ipc_server *

@@ -130,9 +130,13 @@ void	 ipc_server_set_allowed(struct ipc_server *, const uid_t *, size_t);
 struct ipc_server *ipc_service_listen(struct event_base *, const char *dir,
 	    const char *sockname, char *const *allow_users,
 	    const struct ipc_server_cfg *tmpl);
-/* User names to uids; unknown names are skipped with a warning.  Returns
- * the count; *uidsp is malloc'ed (free it). */
+/* User names to uids; unknown names are skipped (debug log: the daemon's
+ * check hook warns about them, for -t, start-up and reload alike).
+ * Returns the count; *uidsp is malloc'ed (free it). */
 size_t	 ipc_resolve_users(char *const *names, uid_t **uidsp);
+/* Group of a service socket: group when not empty, else the primary group
+ * of user when running as root, else (gid_t)-1 (keep).  0, or -1 + log. */
+int	 ipc_socket_gid(const char *group, const char *user, gid_t *gidp);
 
 /* ---- client ------------------------------------------------------------------ */
 
