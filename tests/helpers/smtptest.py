@@ -10,6 +10,8 @@ with /usr/bin/python3:
                           refuses to produce (pipelined writes, bare LF,
                           NUL bytes, over-long lines, half-sent DATA)
     check(cond, what)     print "ok: what" or exit 1 with "FAIL: what"
+                          (with KEEP_GOING: record it, finish() exits 1)
+    case(title, fn)       run one case, exceptions count as failures
 """
 
 import glob
@@ -20,11 +22,40 @@ import sys
 import time
 
 
+KEEP_GOING = False      # set True: check() records failures, finish() exits
+FAILURES = []
+
+
 def check(cond, what):
     if not cond:
         print("FAIL: " + what, flush=True)
-        sys.exit(1)
+        if not KEEP_GOING:
+            sys.exit(1)
+        FAILURES.append(what)
+        return False
     print("ok: " + what, flush=True)
+    return True
+
+
+def finish():
+    """End a KEEP_GOING script: exit 1 if any check failed."""
+    if FAILURES:
+        print("%d check(s) failed:" % len(FAILURES))
+        for f in FAILURES:
+            print("  - " + f)
+        sys.exit(1)
+    sys.exit(0)
+
+
+def case(title, fn, *args):
+    """Run one scenario case; an exception counts as its failure."""
+    print("== " + title, flush=True)
+    try:
+        fn(*args)
+    except SystemExit:
+        raise
+    except Exception as e:
+        check(False, "%s: unexpected %s: %s" % (title, type(e).__name__, e))
 
 
 def make_message(tag="relay", nheaders=120, body_kb=64):
