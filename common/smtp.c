@@ -16,7 +16,7 @@
 
 #include "smtp.h"
 
-/* ---- small byte helpers ------------------------------------------------------ */
+/* ---- small byte helpers -------------------------------------------------- */
 
 static int
 lower(int c)
@@ -43,7 +43,8 @@ caseeq(const char *s, size_t n, const char *word)
 	size_t i;
 
 	for (i = 0; i < n; i++) {
-		if (word[i] == '\0' || lower((unsigned char)s[i]) != lower(word[i]))
+		if (word[i] == '\0' || lower((unsigned char)s[i]) !=
+		    lower((unsigned char)word[i]))
 			return 0;
 	}
 	return word[n] == '\0';
@@ -56,7 +57,8 @@ caseprefix(const char *s, size_t n, const char *prefix)
 	size_t i;
 
 	for (i = 0; prefix[i] != '\0'; i++) {
-		if (i >= n || lower((unsigned char)s[i]) != lower(prefix[i]))
+		if (i >= n || lower((unsigned char)s[i]) !=
+		    lower((unsigned char)prefix[i]))
 			return 0;
 	}
 	return 1;
@@ -79,7 +81,7 @@ rtrim(const char *s, size_t n)
 	return n;
 }
 
-/* ---- line splitting ---------------------------------------------------------- */
+/* ---- line splitting ------------------------------------------------------ */
 
 size_t
 smtp_line_end(const char *buf, size_t len, size_t *eol_len)
@@ -95,7 +97,7 @@ smtp_line_end(const char *buf, size_t len, size_t *eol_len)
 	return pos + 1;
 }
 
-/* ---- commands ------------------------------------------------------------------ */
+/* ---- commands ------------------------------------------------------------ */
 
 static const char *const verb_names[SMTP_VERB_COUNT] = {
 	[SMTP_VERB_UNKNOWN] = "UNKNOWN",
@@ -164,7 +166,7 @@ smtp_cmd_parse(const char *line, size_t len, struct smtp_cmd *cmd)
 
 	memset(cmd, 0, sizeof(*cmd));
 	cmd->verb = SMTP_VERB_UNKNOWN;
-	cmd->arg = line + len;
+	cmd->arg = line;
 	cmd->verb_str = line;
 	if (len == 0)
 		return -1;
@@ -216,7 +218,7 @@ smtp_cmd_parse(const char *line, size_t len, struct smtp_cmd *cmd)
 	return 0;
 }
 
-/* ---- MAIL FROM / RCPT TO paths ------------------------------------------------ */
+/* ---- MAIL FROM / RCPT TO paths ------------------------------------------- */
 
 /*
  * Index just past the end of an address that starts at s[i]: for a
@@ -256,7 +258,7 @@ smtp_path_parse(const char *arg, size_t len, struct smtp_path *path)
 
 	memset(path, 0, sizeof(*path));
 	path->addr = arg;
-	path->params = arg + len;
+	path->params = arg;
 
 	end = rtrim(arg, len);
 	i = skip_wsp(arg, 0, end);
@@ -331,18 +333,19 @@ smtp_path_param(const struct smtp_path *path, const char *key)
 	return NULL;
 }
 
-/* ---- replies ------------------------------------------------------------------- */
+/* ---- replies ------------------------------------------------------------- */
 
 int
 smtp_reply_line_parse(const char *line, size_t len, struct smtp_reply_line *rl)
 {
 	memset(rl, 0, sizeof(*rl));
-	rl->text = line + len;
+	rl->text = line;
 	if (len < 3 || line[0] < '2' || line[0] > '5' ||
 	    !is_digit((unsigned char)line[1]) || !is_digit((unsigned char)line[2]))
 		return -1;
 	rl->code = (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0');
 	if (len == 3) {
+		rl->text = line + 3;
 		rl->last = 1;
 		return 0;
 	}
@@ -431,7 +434,7 @@ smtp_reply_feed(struct smtp_reply *r, const char *line, size_t len)
 	return SMTP_REPLY_DONE;
 }
 
-/* ---- EHLO keyword list ---------------------------------------------------------- */
+/* ---- EHLO keyword list --------------------------------------------------- */
 
 static const struct {
 	const char	*name;
@@ -592,7 +595,7 @@ smtp_ehlo_size(const char *in, size_t len)
 	return 0;
 }
 
-/* ---- DATA ----------------------------------------------------------------------- */
+/* ---- DATA ---------------------------------------------------------------- */
 
 /*
  * Scanner states.  Only the first bytes of a line and CRs need per-byte
@@ -727,7 +730,7 @@ smtp_data_scan(struct smtp_data *d, const char *buf, size_t len, size_t *used)
 	return res;
 }
 
-/* ---- dot-stuffing -------------------------------------------------------------- */
+/* ---- dot-stuffing -------------------------------------------------------- */
 
 size_t
 smtp_unstuff(char *buf, size_t len)
@@ -784,7 +787,7 @@ smtp_stuff(const char *in, size_t len, char *out)
 	return w;
 }
 
-/* ---- helpers ------------------------------------------------------------------- */
+/* ---- helpers ------------------------------------------------------------- */
 
 const char *
 smtp_addr_domain(const char *addr, size_t len, size_t *dlen)
