@@ -55,4 +55,13 @@ void	 evstream_stats(const struct evstream *, struct evstream_stats *);
 void	 evstream_flush_to_spool(struct evstream *);
 void	 evstream_free(struct evstream *);
 
+/*
+ * The wire bytes (4-byte length + Frame{id, events}) the stream sends for
+ * these packed Warp__Event messages, built by hand the way the stream
+ * builds them (see evstream.c).  Malloc'ed, *lenp gets the length; NULL
+ * if too large.  For tests and tools.
+ */
+uint8_t	*evstream_encode_frame(uint64_t id, const uint8_t *const *events,
+	    const size_t *lens, size_t n, int replay, size_t *lenp);
+
 #endif
