@@ -37,9 +37,13 @@
 #define WARP_SYSCONFDIR	"/etc/warp"
 #endif
 
-/* Kept reachable for the life of the process (signal callbacks use it). */
-static struct daemon	*the_daemon;
 static struct event	*ev_hup, *ev_term, *ev_int;
+/*
+ * The running daemon stays allocated until the process ends: its hooks'
+ * state (d->priv, events on d->base) may still point into it, and a leak
+ * checker must see all of that as reachable.
+ */
+static struct daemon *volatile daemon_running;
 
 static void
 usage(const struct daemon_spec *spec, FILE *fp)
@@ -374,6 +378,20 @@ install_signals(struct daemon *d)
 		fatalx("cannot install signal handlers");
 }
 
+/* -t and -D: nothing was started; leave no allocation behind. */
+static int
+daemon_done(struct daemon *d, int code)
+{
+	size_t	 i;
+
+	conf_free(d->conf);
+	for (i = 0; i < d->noverrides; i++)
+		free(d->overrides[i]);
+	free(d->overrides);
+	free(d);
+	return code;
+}
+
 int
 daemon_main(const struct daemon_spec *spec, int argc, char **argv)
 {
@@ -384,7 +402,7 @@ daemon_main(const struct daemon_spec *spec, int argc, char **argv)
 	int			 ndoc;
 
 	log_init(spec->name, 1, 0);
-	d = the_daemon = xcalloc(1, sizeof(*d));
+	d = xcalloc(1, sizeof(*d));
 	d->spec = spec;
 
 	ndoc = parse_flags(d, argc, argv, &confdir);
@@ -393,7 +411,7 @@ daemon_main(const struct daemon_spec *spec, int argc, char **argv)
 			conf_print_doc(stdout, spec->name, spec->keys);
 		else
 			conf_print_doc(stdout, "warp", conf_shared_keys);
-		return fflush(stdout) == 0 ? 0 : 1;
+		return daemon_done(d, fflush(stdout) == 0 ? 0 : 1);
 	}
 	if (spec->flags_done != NULL)
 		spec->flags_done(d);
@@ -405,10 +423,12 @@ daemon_main(const struct daemon_spec *spec, int argc, char **argv)
 	d->conf = load_config(d, &diag, !d->check_only);
 	if (d->check_only) {
 		conf_diag_print(&diag, stderr);
-		if (diag.nerrors > 0)
-			return 1;
+		i = diag.nerrors;
+		conf_diag_free(&diag);
+		if (i > 0)
+			return daemon_done(d, 1);
 		printf("%s: configuration OK\n", spec->name);
-		return 0;
+		return daemon_done(d, 0);
 	}
 	if (d->conf == NULL) {
 		conf_diag_print(&diag, stderr);
@@ -438,6 +458,7 @@ daemon_main(const struct daemon_spec *spec, int argc, char **argv)
 		fatalx("set-up failed");
 	install_signals(d);
 
+	daemon_running = d;
 	event_base_dispatch(d->base);
 	log_info("exiting (%d)", d->exit_code);
 	return d->exit_code;
