@@ -231,15 +231,22 @@ host_checks(const struct daemon *d, const struct conf *cf,
 	const char	*user = configured_user(d, cf);
 	uid_t		 uid;
 	gid_t		 gid;
+	const char	*origin;
+	char		 where[512];
 
 	if (*user == '\0' || daemon_lookup_user(user, &uid, &gid) == 0)
 		return;
+	/* "file:line: " when a file set it; nothing for the default. */
+	origin = conf_origin(cf, "user");
+	snprintf(where, sizeof(where), "%s: ", origin);
+	if (strcmp(origin, "default") == 0)
+		where[0] = '\0';
 	if (fatal_errors && geteuid() == 0)
-		conf_diag_error(diag, "%s: user '%s' does not exist",
-		    conf_origin(cf, "user"), user);
+		conf_diag_error(diag, "%suser '%s' does not exist", where,
+		    user);
 	else
-		conf_diag_warn(diag, "%s: user '%s' does not exist (create it "
-		    "before starting as root)", conf_origin(cf, "user"), user);
+		conf_diag_warn(diag, "%suser '%s' does not exist (create it "
+		    "before starting as root)", where, user);
 }
 
 static struct conf *
