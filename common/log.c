@@ -3,7 +3,8 @@
  *
  * Every daemon calls log_init() once at start-up (daemon.c does it); before
  * that, messages still reach stderr with the name "warp".  Lines look like
- * "warp-proxyd[1234]: warning: message".  Under systemd (JOURNAL_STREAM set)
+ * "warp-proxyd[1234]: warning: message" (levels fatal, error, warning,
+ * notice, info, debug).  Under systemd (JOURNAL_STREAM set)
  * the journal adds its own time stamp, elsewhere one is prefixed.
  *
  * Security role: log_sanitize()/log_printable() are what stand between a
@@ -88,8 +89,12 @@ log_procname(void)
 	return log_name;
 }
 
+/*
+ * stderr names every level; syslog carries the level in the priority, so
+ * there only the ones an operator greps for are spelled out (Postfix).
+ */
 static const char *
-level_word(int level)
+level_word(int level, int for_syslog)
 {
 	switch (level) {
 	case LOG_CRIT:
@@ -98,10 +103,12 @@ level_word(int level)
 		return "error: ";
 	case LOG_WARNING:
 		return "warning: ";
-	case LOG_DEBUG:
-		return "debug: ";
+	case LOG_NOTICE:
+		return for_syslog ? "" : "notice: ";
+	case LOG_INFO:
+		return for_syslog ? "" : "info: ";
 	default:
-		return "";
+		return for_syslog ? "" : "debug: ";
 	}
 }
 
@@ -114,7 +121,7 @@ log_emit(int level, const char *msg)
 	int		 n;
 
 	if (log_syslog)
-		syslog(level, "%s%s", level_word(level), msg);
+		syslog(level, "%s%s", level_word(level, 1), msg);
 	if (!log_stderr)
 		return;
 	stamp[0] = '\0';
@@ -124,7 +131,7 @@ log_emit(int level, const char *msg)
 			strftime(stamp, sizeof(stamp), "%b %e %H:%M:%S ", &tm);
 	}
 	n = snprintf(line, sizeof(line), "%s%s[%ld]: %s%s\n", stamp, log_name,
-	    (long)getpid(), level_word(level), msg);
+	    (long)getpid(), level_word(level, 0), msg);
 	if (n < 0)
 		return;
 	if ((size_t)n >= sizeof(line)) {

@@ -2,8 +2,10 @@
  * test_log.c -- log_sanitize()/log_printable(): what a peer's bytes look
  * like by the time they reach a log line, and log level parsing.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "unit.h"
 
@@ -114,6 +116,46 @@ test_levels(void **state)
 	assert_string_equal(log_procname(), "warp-test");
 }
 
+/* Capture what the logger writes to stderr. */
+static void
+test_stderr_lines(void **state)
+{
+	char	 path[] = "/tmp/warp-test-log.XXXXXX", want[128], *buf;
+	int	 fd, saved, old = log_getlevel();
+
+	assert_true((fd = mkstemp(path)) != -1);
+	saved = dup(STDERR_FILENO);
+	dup2(fd, STDERR_FILENO);
+	setenv("JOURNAL_STREAM", "1:1", 1);	/* no time stamp */
+	log_init("warp-test", 1, 0);
+	log_setlevel(LOG_INFO);
+	log_info("hello %d", 42);
+	log_debug("not shown");
+	log_setlevel(LOG_DEBUG);
+	log_debug("shown");
+	errno = ENOENT;
+	log_warn("open %s", "x");
+	log_warnx("plain");
+	log_notice("note");
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	close(fd);
+	unsetenv("JOURNAL_STREAM");
+	log_setlevel(old);
+
+	assert_non_null(buf = util_read_file(path, 4096, NULL));
+	unlink(path);
+	snprintf(want, sizeof(want), "warp-test[%ld]: info: hello 42\n"
+	    "warp-test[%ld]: debug: shown\n", (long)getpid(), (long)getpid());
+	assert_int_equal(strncmp(buf, want, strlen(want)), 0);
+	assert_null(strstr(buf, "not shown"));
+	assert_non_null(strstr(buf, "]: warning: open x: No such file or "
+	    "directory\n"));
+	assert_non_null(strstr(buf, "]: warning: plain\n"));
+	assert_non_null(strstr(buf, "]: notice: note\n"));
+	free(buf);
+}
+
 int
 main(void)
 {
@@ -122,6 +164,7 @@ main(void)
 		cmocka_unit_test(test_sanitize_all_bytes),
 		cmocka_unit_test(test_printable_ring),
 		cmocka_unit_test(test_levels),
+		cmocka_unit_test(test_stderr_lines),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
