@@ -1,0 +1,197 @@
+/*
+ * listener.c -- the listening sockets of warp-proxyd and the accept loop's
+ * protections.
+ *
+ * Called by proxyd.c: listener_open_all() runs as root before the
+ * privilege drop (ports below 1024, IP_TRANSPARENT need it),
+ * listener_start() afterwards.  Security role: it bounds the number of
+ * sessions (max_connections: stop accepting at the limit, resume when one
+ * closes) and survives descriptor exhaustion (EMFILE/ENFILE: pause
+ * accepting for a moment instead of spinning on a ready listener).
+ */
+#include <sys/socket.h>
+#include <netinet/in.h>
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include "addr.h"
+#include "conf.h"
+#include "daemon.h"
+#include "log.h"
+#include "util.h"
+
+#include "proxyd.h"
+
+#define LISTEN_BACKLOG		1024
+#define EMFILE_PAUSE_MS		250
+
+static int
+listener_bind(struct proxyd_listener *l, int tproxy)
+{
+	char	 buf[ADDR_STRLEN];
+	int	 fd, on = 1;
+
+	addr_str((struct sockaddr *)&l->addr, buf);
+	fd = socket(l->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0);
+	if (fd == -1) {
+		log_warn("listen %s: socket", buf);
+		return -1;
+	}
+	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+	if (l->addr.ss_family == AF_INET6 &&
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on)) == -1)
+		log_warn("listen %s: IPV6_V6ONLY", buf);
+	if (tproxy) {
+		int r = l->addr.ss_family == AF_INET6 ?
+		    setsockopt(fd, SOL_IPV6, IPV6_TRANSPARENT, &on, sizeof(on)) :
+		    setsockopt(fd, SOL_IP, IP_TRANSPARENT, &on, sizeof(on));
+		if (r == -1) {
+			log_warn("listen %s: IP_TRANSPARENT (tproxy = yes "
+			    "needs CAP_NET_ADMIN)", buf);
+			close(fd);
+			return -1;
+		}
+	}
+	if (bind(fd, (struct sockaddr *)&l->addr, l->len) == -1) {
+		log_warn("listen %s: bind", buf);
+		close(fd);
+		return -1;
+	}
+	if (listen(fd, LISTEN_BACKLOG) == -1) {
+		log_warn("listen %s: listen", buf);
+		close(fd);
+		return -1;
+	}
+	/* Port 0 (tests): learn the port the kernel chose. */
+	l->len = sizeof(l->addr);
+	(void)getsockname(fd, (struct sockaddr *)&l->addr, &l->len);
+	l->fd = fd;
+	log_info("listening on %s%s", addr_str((struct sockaddr *)&l->addr,
+	    buf), tproxy ? " (tproxy)" : "");
+	return 0;
+}
+
+int
+listener_open_all(struct proxyd *p, const struct conf *cf)
+{
+	char *const	*list;
+	size_t		 i, n;
+	int		 tproxy = conf_bool(cf, "tproxy");
+
+	list = conf_list(cf, "listen", &n);
+	for (i = 0; i < n && i < PROXYD_LISTEN_MAX; i++) {
+		struct proxyd_listener *l = &p->listeners[p->nlisteners];
+
+		memset(l, 0, sizeof(*l));
+		l->fd = -1;
+		if (addr_parse(list[i], &l->addr, &l->len) == -1) {
+			log_warnx("listen: bad address '%s'",
+			    log_printable(list[i], strlen(list[i])));
+			return -1;
+		}
+		if (listener_bind(l, tproxy) == -1)
+			return -1;
+		p->nlisteners++;
+	}
+	return 0;
+}
+
+static void
+accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
+    struct sockaddr *sa, int len, void *arg)
+{
+	struct proxyd	*p = arg;
+
+	p->accepted++;
+	session_accept(p, fd, sa, len);
+	proxyd_accept_update();
+}
+
+static void
+resume_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	struct proxyd	*p = arg;
+
+	log_info("resuming accepting connections");
+	p->accepting = 0;	/* force a state change */
+	proxyd_accept_update();
+}
+
+static void
+accept_error_cb(struct evconnlistener *lev, void *arg)
+{
+	struct proxyd	*p = arg;
+	struct timeval	 tv = { 0, EMFILE_PAUSE_MS * 1000 };
+	int		 e = EVUTIL_SOCKET_ERROR();
+
+	if (e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM) {
+		log_warnx("accept: %s; pausing accepting for %d ms "
+		    "(%d sessions)", strerror(e), EMFILE_PAUSE_MS,
+		    p->nsessions);
+		listener_set_enabled(p, 0);
+		evtimer_add(p->ev_resume, &tv);
+		return;
+	}
+	log_warnx("accept: %s", strerror(e));
+}
+
+void
+listener_start(struct proxyd *p)
+{
+	size_t	 i;
+
+	for (i = 0; i < p->nlisteners; i++) {
+		struct proxyd_listener *l = &p->listeners[i];
+
+		/* backlog 0: the socket already listens (bound as root). */
+		l->lev = evconnlistener_new(p->base, accept_cb, p,
+		    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_DISABLED, 0, l->fd);
+		if (l->lev == NULL)
+			fatalx("evconnlistener_new failed");
+		evconnlistener_set_error_cb(l->lev, accept_error_cb);
+	}
+	p->ev_resume = evtimer_new(p->base, resume_cb, p);
+	p->accepting = 0;
+}
+
+void
+listener_set_enabled(struct proxyd *p, int on)
+{
+	size_t	 i;
+
+	if (p->accepting == on)
+		return;
+	for (i = 0; i < p->nlisteners; i++) {
+		if (p->listeners[i].lev == NULL)
+			continue;
+		if (on)
+			evconnlistener_enable(p->listeners[i].lev);
+		else
+			evconnlistener_disable(p->listeners[i].lev);
+	}
+	p->accepting = on;
+}
+
+void
+listener_close_all(struct proxyd *p)
+{
+	size_t	 i;
+
+	for (i = 0; i < p->nlisteners; i++) {
+		if (p->listeners[i].lev != NULL)
+			evconnlistener_free(p->listeners[i].lev);
+		else if (p->listeners[i].fd != -1)
+			close(p->listeners[i].fd);
+		p->listeners[i].lev = NULL;
+		p->listeners[i].fd = -1;
+	}
+	p->accepting = 0;
+	if (p->ev_resume != NULL)
+		evtimer_del(p->ev_resume);
+}
