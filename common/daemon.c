@@ -161,21 +161,14 @@ parse_flags(struct daemon *d, int argc, char **argv, const char **confdir)
 		}
 		if (arg[0] != '-' || arg[1] == '\0')
 			break;
-		if (strncmp(arg, "-C", 2) == 0 && arg[1] == 'C') {
-			if (arg[2] != '\0')
-				*confdir = arg + 2;
-			else if (i + 1 < argc)
-				*confdir = argv[++i];
-			else
-				usage_error(d->spec, "%s needs a directory",
-				    arg);
-		} else if (strncmp(arg, "-o", 2) == 0) {
-			if (arg[2] != '\0')
-				add_override(d, arg + 2);
-			else if (i + 1 < argc)
-				add_override(d, argv[++i]);
-			else
-				usage_error(d->spec, "%s needs key=value", arg);
+		if (strcmp(arg, "-C") == 0) {
+			if (i + 1 >= argc)
+				usage_error(d->spec, "-C needs a directory");
+			*confdir = argv[++i];
+		} else if (strcmp(arg, "-o") == 0) {
+			if (i + 1 >= argc)
+				usage_error(d->spec, "-o needs key=value");
+			add_override(d, argv[++i]);
 		} else if (strcmp(arg, "-t") == 0)
 			d->check_only = 1;
 		else if (strcmp(arg, "-v") == 0 || is_flag(arg, "-verbose"))
@@ -184,12 +177,21 @@ parse_flags(struct daemon *d, int argc, char **argv, const char **confdir)
 			version = 1;
 		else if (strcmp(arg, "-D") == 0)
 			ndoc++;
-		else if (strcmp(arg, "-DD") == 0)
-			ndoc += 2;
 		else if (strcmp(arg, "-h") == 0 || is_flag(arg, "-help")) {
 			usage(d->spec, stdout);
 			exit(0);
-		} else if (!daemon_flag(d, argc, argv, &i))
+		} else if (daemon_flag(d, argc, argv, &i))
+			continue;
+		/*
+		 * Attached values ("-Cdir", "-okey=value") only after the
+		 * daemon's own flags had their chance: "-outbound-ip" is a
+		 * flag of warp-proxyd, not "-o utbound-ip".
+		 */
+		else if (arg[1] == 'C')
+			*confdir = arg + 2;
+		else if (arg[1] == 'o' && strchr(arg, '=') != NULL)
+			add_override(d, arg + 2);
+		else
 			usage_error(d->spec, "unknown flag %s", arg);
 	}
 	if (i < argc)

@@ -48,6 +48,7 @@ flag_fancy(struct daemon *d, const char *arg)
 static const struct daemon_flag td_flags[] = {
 	{ "tries", 1, "retry count", flag_tries },
 	{ "fancy", 0, "be fancy", flag_fancy },
+	{ "outbound-tries", 1, "starts like -o", flag_tries },
 	{ NULL, 0, NULL, NULL }
 };
 
@@ -219,6 +220,20 @@ test_check_only(void **state)
 	assert_int_equal(RUN("-C", dir, "-t", "-fancy", "-tries=1"), 1);
 	assert_non_null(strstr(err, "-o: fancy mode needs retries >= 2"));
 	assert_int_equal(RUN("-C", dir, "-t", "--fancy"), 0);
+	/* A daemon flag beginning with "o" is not "-o" with a value. */
+	assert_int_equal(RUN("-C", dir, "-t", "-outbound-tries", "11"), 1);
+	assert_non_null(strstr(err, "-o retries: '11' is above"));
+	assert_int_equal(RUN("-C", dir, "-t", "-outbound-tries=5"), 0);
+	/* Attached values: -Cdir and -okey=value. */
+	{
+		char	*cdir = xasprintf("-C%s", dir);
+
+		assert_int_equal(RUN(cdir, "-t", "-oretries=11"), 1);
+		assert_non_null(strstr(err, "-o retries: '11' is above"));
+		assert_int_equal(RUN(cdir, "-t", "-oretries=1"), 0);
+		free(cdir);
+	}
+	assert_int_equal(RUN("-C", dir, "-t", "-ofoo"), 2);
 
 	write_conf("warp-td.conf", "user =\nretries = x\nbogus = 1\n");
 	assert_int_equal(RUN("-C", dir, "-t"), 1);
