@@ -475,9 +475,11 @@ conn_process(struct ipc_conn *c)
 		else if (c->cli != NULL)
 			client_frame(c->cli, c, f);
 		ipc_frame_free(f);
-		/* Back-pressure: a peer that does not read its replies
-		 * stops being read until it catches up. */
-		if (!c->dead && !c->closing &&
+		/* Back-pressure: a client that does not read its replies
+		 * stops being read until it catches up.  Server side only:
+		 * if clients paused too, two full queues would wait on each
+		 * other forever; producers use ipc_client_outq() instead. */
+		if (c->srv != NULL && !c->dead && !c->closing &&
 		    ipc_conn_outq(c) > c->max_frame) {
 			c->paused = 1;
 			bufferevent_disable(c->bev, EV_READ);

@@ -7,7 +7,9 @@
 #include "unit.h"
 
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -627,6 +629,75 @@ test_stale_socket(void **state)
 	unlink(path);
 }
 
+/* As uid 65534: connect, say Hello, and report what the server did:
+ * 0 answered Hello, 1 closed without a word, 2 could not connect. */
+static int
+foreign_peer(struct world *w, const char *path)
+{
+	pid_t	 pid;
+	int	 status, fd, n;
+	uint8_t	*p, buf[256];
+	size_t	 len;
+
+	if ((pid = fork()) == 0) {
+		struct sockaddr_un sun;
+
+		if (setgid(65534) == -1 || setuid(65534) == -1)
+			_exit(3);
+		memset(&sun, 0, sizeof(sun));
+		sun.sun_family = AF_UNIX;
+		warp_strlcpy(sun.sun_path, path, sizeof(sun.sun_path));
+		fd = socket(AF_UNIX, SOCK_STREAM, 0);
+		if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1)
+			_exit(2);
+		p = hello_bytes(IPC_PROTOCOL, IPC_VERSION, &len);
+		(void)write(fd, p, len);
+		n = read(fd, buf, sizeof(buf));
+		_exit(n > 0 ? 0 : 1);
+	}
+	assert_true(pid > 0);
+	while (waitpid(pid, &status, WNOHANG) == 0)
+		run_until(w, NULL, 0, 10);
+	assert_true(WIFEXITED(status));
+	return WEXITSTATUS(status);
+}
+
+static void
+test_peercred(void **state)
+{
+	struct world		*w = *state;
+	struct ipc_server_cfg	 cfg;
+	struct ipc_server	*srv;
+	char			 path[160];
+	uid_t			 nobody = 65534;
+
+	if (geteuid() != 0) {
+		skip();
+		return;
+	}
+	/* Reachable by file permissions, so only SO_PEERCRED decides. */
+	assert_int_equal(chmod(w->dir, 0711), 0);
+	snprintf(path, sizeof(path), "%s/open.sock", w->dir);
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.path = path;
+	cfg.mode = 0666;
+	cfg.gid = (gid_t)-1;
+	cfg.on_frame = srv_frame;
+	srv = ipc_server_new(w->base, &cfg);
+	assert_non_null(srv);
+	assert_int_equal(foreign_peer(w, path), 1);
+	ipc_server_set_allowed(srv, &nobody, 1);
+	assert_int_equal(foreign_peer(w, path), 0);
+	ipc_server_free(srv);
+
+	/* Mode 0660 root-owned: the kernel refuses before we even look. */
+	cfg.mode = 0660;
+	srv = ipc_server_new(w->base, &cfg);
+	assert_non_null(srv);
+	assert_int_equal(foreign_peer(w, path), 2);
+	ipc_server_free(srv);
+}
+
 int
 main(void)
 {
@@ -648,6 +719,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_hostile_peers,
 		    world_setup, world_teardown),
 		cmocka_unit_test_setup_teardown(test_stale_socket,
+		    world_setup, world_teardown),
+		cmocka_unit_test_setup_teardown(test_peercred,
 		    world_setup, world_teardown),
 	};
 
