@@ -516,6 +516,7 @@ smtp_ehlo_rewrite(const char *in, size_t len, unsigned remove_mask,
 	struct smtp_reply_line	 rl;
 	const char		*pend_text = NULL;
 	size_t			 off, next, clen, pend_len = 0, o = 0, i;
+	size_t			 nkept = 0;
 	int			 nlines = 0, have_pend = 0, last = 0;
 	unsigned		 kw, found = 0;
 
@@ -552,9 +553,12 @@ smtp_ehlo_rewrite(const char *in, size_t len, unsigned remove_mask,
 		pend_text = rl.text;
 		pend_len = rl.text_len;
 		have_pend = 1;
+		nkept++;
 	}
 	if (!last)
 		return -1;			/* empty, or no final line */
+	if (nkept + nadd > SMTP_REPLY_LINES_MAX)
+		return -1;			/* our own parser would refuse it */
 	for (i = 0; i < nadd; i++) {
 		if (emit_line(out, outsz, &o, "250", 0, pend_text,
 		    pend_len) == -1)

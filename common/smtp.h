@@ -166,6 +166,9 @@ unsigned smtp_ext_keyword(const char *text, size_t len);
  * is never removed.  *seen gets the keywords present in the input.
  * Returns the length written, or -1 if out is too small or the input is
  * not a well-formed 250 reply.  Lines are re-terminated with CRLF.
+ * Input lines may end in a bare LF.  The output never has more than
+ * SMTP_REPLY_LINES_MAX lines (-1 otherwise).  add[] lines must not hold
+ * CR or LF (-1).
  */
 ssize_t	 smtp_ehlo_rewrite(const char *in, size_t len, unsigned remove_mask,
 	    const char *const *add, size_t nadd, char *out, size_t outsz,

@@ -18,7 +18,7 @@ struct bytes {
 	size_t		 n;
 };
 
-/* ---- line splitting ---------------------------------------------------------- */
+/* ---- line splitting ------------------------------------------------------ */
 
 static void
 test_line_end(void **state)
@@ -49,7 +49,7 @@ test_line_end(void **state)
 	}
 }
 
-/* ---- commands ------------------------------------------------------------------ */
+/* ---- commands ------------------------------------------------------------ */
 
 static const struct cmd_case {
 	struct bytes	 in;
@@ -244,7 +244,7 @@ test_verb_name(void **state)
 	assert_string_equal(smtp_verb_name((enum smtp_verb)-1), "UNKNOWN");
 }
 
-/* ---- paths and parameters ---------------------------------------------------- */
+/* ---- paths and parameters ------------------------------------------------ */
 
 static const struct path_case {
 	struct bytes	 in;
@@ -343,6 +343,12 @@ test_path_params(void **state)
 	assert_non_null(sp->value);
 	assert_int_equal(sp->value_len, 0);
 	assert_null(smtp_path_param(&p, "SIZ"));
+	/* 8-bit bytes compare equal to themselves (signed char pitfall). */
+	assert_int_equal(smtp_path_parse("<a> \xea=1 X\xc3\xa9", 11, &p), 0);
+	assert_non_null(smtp_path_param(&p, "\xea"));
+	assert_non_null(smtp_path_param(&p, "x\xc3\xa9"));
+	assert_null(smtp_path_param(&p, "\xca"));
+	assert_int_equal(smtp_path_parse(arg, strlen(arg), &p), 0);
 	assert_null(smtp_path_param(&p, "SIZE1"));
 	assert_null(smtp_path_param(&p, "AUTH"));
 }
@@ -406,7 +412,7 @@ test_addr_domain(void **state)
 	}
 }
 
-/* ---- replies ------------------------------------------------------------------- */
+/* ---- replies ------------------------------------------------------------- */
 
 static void
 test_reply_line(void **state)
@@ -606,7 +612,7 @@ test_enhanced(void **state)
 	}
 }
 
-/* ---- EHLO -------------------------------------------------------------------------- */
+/* ---- EHLO ---------------------------------------------------------------- */
 
 #define GREET	"250-mx.example.com Hello client [192.0.2.1]\r\n"
 
@@ -774,6 +780,51 @@ test_ehlo_bad_add(void **state)
 	    sizeof(out), NULL), -1);
 }
 
+/* The output never has more lines than our own reply parser accepts. */
+static void
+test_ehlo_line_limit(void **state)
+{
+	struct smtp_reply	 r;
+	char			 in[64 * 8], out[1024];
+	size_t			 n = 0, i, off, eol, len;
+	ssize_t			 w;
+	int			 rc = SMTP_REPLY_MORE;
+
+	(void)state;
+	for (i = 0; i < SMTP_REPLY_LINES_MAX - 1; i++) {
+		memcpy(in + n, i == SMTP_REPLY_LINES_MAX - 2 ? "250 X\r\n" :
+		    "250-X\r\n", 7);
+		n += 7;
+	}
+	/* 63 lines + 1 added = 64: fine, and it parses back. */
+	w = smtp_ehlo_rewrite(in, n, 0, add_starttls, 1, out, sizeof(out),
+	    NULL);
+	assert_true(w > 0);
+	smtp_reply_init(&r);
+	for (off = 0; off < (size_t)w; off += len) {
+		len = smtp_line_end(out + off, (size_t)w - off, &eol);
+		assert_true(len > 0);
+		rc = smtp_reply_feed(&r, out + off, len - eol);
+		assert_int_not_equal(rc, SMTP_REPLY_ERROR);
+	}
+	assert_int_equal(rc, SMTP_REPLY_DONE);
+	assert_int_equal(r.nlines, SMTP_REPLY_LINES_MAX);
+	/* Two added lines would make 65. */
+	assert_int_equal(smtp_ehlo_rewrite(in, n, 0, add_two, 2, out,
+	    sizeof(out), NULL), -1);
+	/* Unless a removed line makes room. */
+	memmove(in + 21, in + 14, n - 14);
+	memcpy(in + 7, "250-STARTTLS\r\n", 14);
+	n += 7;
+	assert_true(smtp_ehlo_rewrite(in, n, SMTP_EXT_STARTTLS, add_two, 2,
+	    out, sizeof(out), NULL) > 0);
+	/* 65 input lines are refused as such. */
+	memcpy(in + n - 7, "250-X\r\n250-X\r\n250 Y\r\n", 21);
+	n += 14;
+	assert_int_equal(smtp_ehlo_rewrite(in, n, 0, NULL, 0, out,
+	    sizeof(out), NULL), -1);
+}
+
 static void
 test_ext_keyword(void **state)
 {
@@ -838,7 +889,7 @@ test_ehlo_size(void **state)
 		    t[i].size);
 }
 
-/* ---- DATA scanner ----------------------------------------------------------------- */
+/* ---- DATA scanner -------------------------------------------------------- */
 
 #define MAXBARE	32
 
@@ -1197,7 +1248,7 @@ test_data_large(void **state)
 	free(msg);
 }
 
-/* ---- dot-stuffing ------------------------------------------------------------- */
+/* ---- dot-stuffing -------------------------------------------------------- */
 
 static void
 test_stuff(void **state)
@@ -1308,6 +1359,7 @@ main(void)
 		cmocka_unit_test(test_ehlo_rewrite),
 		cmocka_unit_test(test_ehlo_small_out),
 		cmocka_unit_test(test_ehlo_bad_add),
+		cmocka_unit_test(test_ehlo_line_limit),
 		cmocka_unit_test(test_ext_keyword),
 		cmocka_unit_test(test_ehlo_size),
 		cmocka_unit_test(test_data_table),
