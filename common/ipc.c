@@ -35,6 +35,7 @@
 #include <event2/event_struct.h>
 #include <event2/listener.h>
 
+#include "conf.h"
 #include "ipc.h"
 #include "log.h"
 #include "util.h"
@@ -890,6 +891,18 @@ ipc_resolve_users(char *const *names, uid_t **uidsp)
 	}
 	*uidsp = uids;
 	return n;
+}
+
+void
+ipc_check_users(const struct conf *cf, const char *key,
+    struct conf_diag *diag)
+{
+	char *const *u;
+
+	for (u = conf_list(cf, key, NULL); *u != NULL; u++)
+		if (getpwnam(*u) == NULL)
+			conf_diag_warn(diag, "%s: %s: no such user '%s' "
+			    "(skipped)", conf_origin(cf, key), key, *u);
 }
 
 int

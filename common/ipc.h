@@ -35,6 +35,8 @@
 
 #include "warp.pb-c.h"
 
+struct conf;
+struct conf_diag;
 struct event_base;
 struct evbuffer;
 
@@ -134,6 +136,10 @@ struct ipc_server *ipc_service_listen(struct event_base *, const char *dir,
  * check hook warns about them, for -t, start-up and reload alike).
  * Returns the count; *uidsp is malloc'ed (free it). */
 size_t	 ipc_resolve_users(char *const *names, uid_t **uidsp);
+/* For a daemon's check hook (-t, start-up, reload): a warning in diag for
+ * every name in list key that is not a user account. */
+void	 ipc_check_users(const struct conf *, const char *key,
+	    struct conf_diag *);
 /* Group of a service socket: group when not empty, else the primary group
  * of user when running as root, else (gid_t)-1 (keep).  0, or -1 + log. */
 int	 ipc_socket_gid(const char *group, const char *user, gid_t *gidp);

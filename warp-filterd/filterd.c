@@ -10,7 +10,6 @@
  */
 #include <sys/types.h>
 
-#include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -110,13 +109,7 @@ filterd_frame(struct ipc_conn *c, const Warp__Frame *f, void *arg)
 static void
 filterd_check(const struct conf *cf, struct conf_diag *diag)
 {
-	char *const *u;
-
-	for (u = conf_list(cf, "allow_users", NULL); *u != NULL; u++)
-		if (getpwnam(*u) == NULL)
-			conf_diag_warn(diag, "%s: allow_users: no such user "
-			    "'%s' (skipped)", conf_origin(cf, "allow_users"),
-			    *u);
+	ipc_check_users(cf, "allow_users", diag);
 }
 
 static int

@@ -12,7 +12,6 @@
 #include <sys/types.h>
 #include <sys/socket.h>
 
-#include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -111,16 +110,11 @@ routed_check(const struct conf *cf, struct conf_diag *diag)
 	struct sockaddr_storage	 ss;
 	socklen_t		 len;
 	const char		*src = conf_str(cf, "default_source");
-	char *const		*u;
 
 	if (*src != '\0' && addr_parse_ip(src, &ss, &len) == -1)
 		conf_diag_error(diag, "%s: default_source: '%s' is not an IP "
 		    "address", conf_origin(cf, "default_source"), src);
-	for (u = conf_list(cf, "allow_users", NULL); *u != NULL; u++)
-		if (getpwnam(*u) == NULL)
-			conf_diag_warn(diag, "%s: allow_users: no such user "
-			    "'%s' (skipped)", conf_origin(cf, "allow_users"),
-			    *u);
+	ipc_check_users(cf, "allow_users", diag);
 }
 
 static int
