@@ -485,6 +485,9 @@ data_pump(struct session *s)
 			return 1;
 		}
 		if (s->cstate == CS_DATA &&
+		    evbuffer_get_length(out) > PROXYD_OUT_HIGH)
+			session_flush_dest(s);
+		if (s->cstate == CS_DATA && s->dest != NULL &&
 		    evbuffer_get_length(out) > PROXYD_OUT_HIGH) {
 			/* The destination is slower: pause the client. */
 			s->client_throttled = 1;
@@ -598,6 +601,7 @@ client_readcb(struct bufferevent *bev, void *arg)
 	if (s->closing)
 		return;
 	client_process(s);
+	session_flush(s);
 }
 
 void
@@ -615,18 +619,30 @@ client_writecb(struct bufferevent *bev, void *arg)
 		client_tls_switch(s);
 		return;
 	}
+	session_write_idle(bev, s->client_fd);
 	/* Destination replies were held back while we could not write. */
 	if (s->dest_throttled && left <= PROXYD_OUT_LOW && s->dest != NULL) {
 		s->dest_throttled = 0;
 		bufferevent_enable(s->dest, EV_READ);
 		dest_process(s);
+		session_flush(s);
 	}
 }
+
+static void	client_event(struct bufferevent *, short, struct session *);
 
 void
 client_eventcb(struct bufferevent *bev, short what, void *arg)
 {
 	struct session	*s = arg;
+
+	client_event(bev, what, s);
+	session_flush(s);
+}
+
+static void
+client_event(struct bufferevent *bev, short what, struct session *s)
+{
 
 	if (s->closing) {
 		/* The last words could not be written: give up on them. */

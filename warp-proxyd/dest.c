@@ -15,6 +15,7 @@
  */
 #include <sys/socket.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include <errno.h>
 #include <stdio.h>
@@ -111,6 +112,7 @@ dest_connect(struct session *s, const struct sockaddr *dst, socklen_t len,
 			return -1;
 		}
 	}
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
 	s->dest_fd = fd;
 	s->dest = bufferevent_socket_new(proxyd->base, fd, 0);
 	if (s->dest == NULL) {
@@ -158,6 +160,10 @@ dest_quit_and_close(struct session *s)
 	bufferevent_disable(s->dest, EV_READ);
 	ms_to_tv(PROXYD_FLUSH_TIMEOUT_MS, &tv);
 	bufferevent_set_timeouts(s->dest, NULL, &tv);
+	session_flush_dest(s);
+	if (s->dest != NULL && evbuffer_get_length(
+	    bufferevent_get_output(s->dest)) == 0)
+		dest_close(s);
 }
 
 /* Write one command line (CRLF added: a bare LF from the client is
@@ -577,6 +583,9 @@ dest_process(struct session *s)
 		if (was_full && s->cstate == CS_COMMAND)
 			client_process(s);
 		if (s->client != NULL && evbuffer_get_length(
+		    bufferevent_get_output(s->client)) > PROXYD_OUT_HIGH)
+			session_flush_client(s);
+		if (s->client != NULL && evbuffer_get_length(
 		    bufferevent_get_output(s->client)) > PROXYD_OUT_HIGH) {
 			/* The client reads slower than we receive. */
 			s->dest_throttled = 1;
@@ -596,6 +605,7 @@ dest_readcb(struct bufferevent *bev, void *arg)
 		return;
 	}
 	dest_process(s);
+	session_flush(s);
 }
 
 void
@@ -609,11 +619,13 @@ dest_writecb(struct bufferevent *bev, void *arg)
 			dest_close(s);
 		return;
 	}
+	session_write_idle(bev, s->dest_fd);
 	if (s->client_throttled && left <= PROXYD_OUT_LOW &&
 	    s->client != NULL) {
 		s->client_throttled = 0;
 		bufferevent_enable(s->client, EV_READ);
 		client_process(s);
+		session_flush(s);
 	}
 }
 
@@ -640,7 +652,8 @@ dest_connected(struct session *s)
 	p->verb = PV_BANNER;
 	p->sent_us = s->connect_mono;
 	session_enter_dest(s, DS_BANNER);
-	bufferevent_enable(s->dest, EV_READ | EV_WRITE);
+	bufferevent_disable(s->dest, EV_WRITE);
+	bufferevent_enable(s->dest, EV_READ);
 }
 
 static void
@@ -666,10 +679,20 @@ dest_tls_connected(struct session *s)
 	dest_send(s, "|>", cmd, (size_t)n);
 }
 
+static void	dest_event(struct bufferevent *, short, struct session *);
+
 void
 dest_eventcb(struct bufferevent *bev, short what, void *arg)
 {
 	struct session	*s = arg;
+
+	dest_event(bev, what, s);
+	session_flush(s);
+}
+
+static void
+dest_event(struct bufferevent *bev, short what, struct session *s)
+{
 	struct pending	*p;
 	char		 buf[ADDR_STRLEN];
 	int		 limit;

@@ -324,6 +324,10 @@ void	 session_notef(struct session *, const char *, ...) WARP_PRINTF(2, 3);
 void	 session_reply_client(struct session *, const char *dir,
 	    const char *line);	/* one line without CRLF, from warp */
 void	 session_maybe_free(struct session *);
+void	 session_flush(struct session *);
+void	 session_flush_client(struct session *);
+void	 session_flush_dest(struct session *);
+void	 session_write_idle(struct bufferevent *, int fd);
 void	 session_kill_all(struct proxyd *, const char *reason);
 int64_t	 session_ms_since(int64_t mono_us);
 struct txn *session_txn_new(struct session *);

@@ -82,6 +82,7 @@ route_reply_cb(const Warp__Frame *f, void *arg)
 		session_notef(s, "route: no answer from warp-routed; using "
 		    "outbound_ip");
 		session_connect(s, NULL);
+		session_flush(s);
 		return;
 	}
 	r = f->route_reply;
@@ -102,6 +103,7 @@ route_reply_cb(const Warp__Frame *f, void *arg)
 	session_notef(s, "route: source %s pool %s", use ? r->source_addr :
 	    "outbound_ip", s->route_pool != NULL ? s->route_pool : "-");
 	session_connect(s, use ? (struct sockaddr *)&src : NULL);
+	session_flush(s);
 }
 
 int

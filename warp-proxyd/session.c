@@ -11,6 +11,8 @@
  * releasing both descriptors.
  */
 #include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include <errno.h>
 #include <stdarg.h>
@@ -104,6 +106,71 @@ ms_to_tv(int ms, struct timeval *tv)
 {
 	tv->tv_sec = ms / 1000;
 	tv->tv_usec = (ms % 1000) * 1000;
+}
+
+/* ---- writing ------------------------------------------------------------- */
+
+/*
+ * Speculative write: try the socket at once instead of arming EV_WRITE,
+ * which would cost two epoll_ctl() calls and a loop iteration per reply.
+ * Only when bytes remain is the bufferevent's write event enabled (its
+ * callback then handles back-pressure and the last words before close).
+ * TLS bufferevents (fd -1) always write through libevent.
+ */
+static void
+flush_side(struct bufferevent *bev, int fd)
+{
+	struct evbuffer	*out;
+
+	if (bev == NULL)
+		return;
+	out = bufferevent_get_output(bev);
+	if (evbuffer_get_length(out) == 0)
+		return;
+	if (fd != -1) {
+		int n;
+
+		/* A socket bufferevent keeps the start of its output frozen
+		 * so only it drains it; do as its write callback does. */
+		evbuffer_unfreeze(out, 1);
+		n = evbuffer_write(out, fd);
+		evbuffer_freeze(out, 1);
+		if (n >= 0 && evbuffer_get_length(out) == 0)
+			return;
+	}
+	/* Not all written, or an error the bufferevent will report. */
+	bufferevent_enable(bev, EV_WRITE);
+}
+
+void
+session_flush_client(struct session *s)
+{
+	flush_side(s->client, s->client_fd);
+	/* Our 220 to STARTTLS is out: the descriptor continues as TLS. */
+	if (s->cstate == CS_TLS_FLUSH && s->client != NULL &&
+	    evbuffer_get_length(bufferevent_get_output(s->client)) == 0)
+		client_tls_switch(s);
+}
+
+void
+session_flush_dest(struct session *s)
+{
+	flush_side(s->dest, s->dest_fd);
+}
+
+void
+session_flush(struct session *s)
+{
+	flush_side(s->dest, s->dest_fd);
+	session_flush_client(s);
+}
+
+/* A write callback found the output drained: stop watching for it. */
+void
+session_write_idle(struct bufferevent *bev, int fd)
+{
+	if (fd != -1 && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		bufferevent_disable(bev, EV_WRITE);
 }
 
 /* ---- events ------------------------------------------------------------- */
@@ -374,6 +441,7 @@ session_timer_cb(evutil_socket_t fd, short ev, void *arg)
 	session_reply_client(s, "<|", "421 4.4.2 Session time limit "
 	    "exceeded");
 	session_finish(s, "session-timeout");
+	session_flush(s);
 }
 
 static void
@@ -436,8 +504,7 @@ session_finish(struct session *s, const char *reason)
 	if (s->client != NULL) {
 		bufferevent_disable(s->client, EV_READ);
 		bufferevent_set_timeouts(s->client, NULL, &tv);
-		if (evbuffer_get_length(bufferevent_get_output(s->client)) > 0)
-			bufferevent_enable(s->client, EV_WRITE);
+		flush_side(s->client, s->client_fd);
 	}
 	session_enter_client(s, CS_CLOSED);
 	session_maybe_free(s);
@@ -455,6 +522,7 @@ session_kill_all(struct proxyd *p, const char *reason)
 		session_reply_client(s, "<|", "421 4.3.2 Service shutting "
 		    "down");
 		session_finish(s, reason);
+		session_flush(s);
 	}
 }
 
@@ -487,6 +555,7 @@ session_accept(struct proxyd *p, int fd, struct sockaddr *sa, int salen)
 	socklen_t		 llen = sizeof(local);
 	struct timeval		 tv;
 	char			 a1[ADDR_STRLEN], a2[ADDR_STRLEN];
+	int			 on = 1;
 
 	s = xcalloc(1, sizeof(*s));
 	s->cfg = p->cfg;
@@ -517,11 +586,12 @@ session_accept(struct proxyd *p, int fd, struct sockaddr *sa, int salen)
 	}
 	bufferevent_setcb(s->client, client_readcb, client_writecb,
 	    client_eventcb, s);
+	bufferevent_disable(s->client, EV_WRITE);	/* see flush_side() */
 	bufferevent_setwatermark(s->client, EV_READ, 0, PROXYD_IN_HIGH);
 	bufferevent_setwatermark(s->client, EV_WRITE, PROXYD_OUT_LOW, 0);
 	ms_to_tv(s->cfg->idle_timeout_ms, &tv);
 	bufferevent_set_timeouts(s->client, &tv, &tv);
-	bufferevent_enable(s->client, EV_WRITE);
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
 	ms_to_tv(s->cfg->session_timeout_ms, &tv);
 	evtimer_add(&s->ev_timer, &tv);
 
@@ -537,6 +607,7 @@ session_accept(struct proxyd *p, int fd, struct sockaddr *sa, int salen)
 			session_reply_client(s, "<|", "421 4.3.0 Cannot "
 			    "determine the destination");
 			session_finish(s, "no-destination");
+			session_flush(s);
 			return;
 		}
 		if (origdst_is_loop((struct sockaddr *)&s->orig_dst,
@@ -552,6 +623,7 @@ session_accept(struct proxyd *p, int fd, struct sockaddr *sa, int salen)
 			session_reply_client(s, "<|", "421 4.4.0 Connection "
 			    "addressed to the proxy itself refused");
 			session_finish(s, "loop-guard");
+			session_flush(s);
 			return;
 		}
 	} else {
@@ -567,4 +639,5 @@ session_accept(struct proxyd *p, int fd, struct sockaddr *sa, int salen)
 	if (s->cfg->route && route_request(s))
 		return;		/* route.c calls session_connect() */
 	session_connect(s, NULL);
+	session_flush(s);
 }
