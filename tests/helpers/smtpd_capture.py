@@ -6,7 +6,8 @@ warp-proxyd.  Run with Debian's own interpreter:
 
     /usr/bin/python3 smtpd_capture.py --dir DIR --listen 127.0.0.1:2525 \
         [--listen [::1]:2525] [--cert server.pem --key server.key] \
-        [--ehlo-extra CHUNKING] [--reject-rcpt ADDR] [--ready FILE]
+        [--ehlo-extra CHUNKING] [--reject-rcpt ADDR] [--split-replies S]
+        [--ready FILE]
 
 For every accepted message it writes, in DIR:
 
@@ -132,6 +133,26 @@ class Recorder:
 class CaptureSMTP(SMTP):
     """aiosmtpd's server with a Postfix-like reading of DATA."""
 
+    split_replies = 0.0
+
+    async def push(self, status):
+        # --split-replies: every reply line goes out in two TCP writes with
+        # a pause between them, so a multi-line reply (EHLO) reaches the
+        # proxy in many pieces -- legal, and what tripped the original warp
+        # after STARTTLS.  No pause after the last piece: "220 Ready to
+        # start TLS" must be followed at once by the switch to TLS.
+        if not self.split_replies:
+            return await super().push(status)
+        if isinstance(status, str):
+            status = status.encode("utf-8")
+        line = status + b"\r\n"
+        half = max(1, len(line) // 2)
+        self._writer.write(line[:half])
+        await self._writer.drain()
+        await asyncio.sleep(self.split_replies)
+        self._writer.write(line[half:])
+        await self._writer.drain()
+
     def connection_made(self, transport):
         super().connection_made(transport)
         # called again on the TLS transport after STARTTLS
@@ -210,6 +231,8 @@ async def main():
                     help="answer RCPT TO:<this address> with 550 5.1.1")
     ap.add_argument("--size-limit", type=int, default=64 * 1024 * 1024)
     ap.add_argument("--data-reply", default="250 2.0.0 Ok: queued as CAP%d")
+    ap.add_argument("--split-replies", type=float, default=0.0, metavar="SECONDS",
+                    help="write each reply line in two pieces, pausing SECONDS")
     ap.add_argument("--ready", help="file to create once listening")
     a = ap.parse_args()
 
@@ -221,6 +244,8 @@ async def main():
     handler = Recorder(a.dir, a.ehlo_extra, a.ehlo_drop, a.data_reply,
                        a.reject_rcpt)
     loop = asyncio.get_running_loop()
+
+    CaptureSMTP.split_replies = a.split_replies
 
     def factory():
         return CaptureSMTP(handler, hostname=a.hostname, tls_context=tls,
