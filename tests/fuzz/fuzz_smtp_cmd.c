@@ -76,6 +76,43 @@ one_path(const char *arg, size_t len)
 		check(dlen == 0);
 }
 
+/*
+ * Written the RFC 5321 way ("MAIL FROM:" + arg, or verb SP arg), the
+ * command parses back to the same verb and argument, with no spacing
+ * complaint.
+ */
+static void
+canonical(const struct smtp_cmd *cmd)
+{
+	struct smtp_cmd	 again;
+	const char	*name = smtp_verb_name(cmd->verb);
+	char		*buf;
+	size_t		 n = 0;
+
+	buf = malloc(strlen(name) + 6 + cmd->arg_len + 1);
+	check(buf != NULL);
+	memcpy(buf, name, strlen(name));
+	n = strlen(name);
+	if (cmd->verb == SMTP_VERB_MAIL) {
+		memcpy(buf + n, " FROM:", 6);
+		n += 6;
+	} else if (cmd->verb == SMTP_VERB_RCPT) {
+		memcpy(buf + n, " TO:", 4);
+		n += 4;
+	} else if (cmd->arg_len > 0)
+		buf[n++] = ' ';
+	memcpy(buf + n, cmd->arg, cmd->arg_len);
+	n += cmd->arg_len;
+	check(smtp_cmd_parse(buf, n, &again) == 0);
+	check(again.verb == cmd->verb);
+	check(again.arg_len == cmd->arg_len &&
+	    memcmp(again.arg, cmd->arg, cmd->arg_len) == 0);
+	check((again.flags & SMTP_CMD_BAD_SPACING) == 0);
+	check((again.flags & SMTP_CMD_NO_BRACKETS) ==
+	    (cmd->flags & SMTP_CMD_NO_BRACKETS));
+	free(buf);
+}
+
 static void
 one_line(const char *line, size_t len)
 {
@@ -124,6 +161,8 @@ one_line(const char *line, size_t len)
 		one_path(cmd.arg, cmd.arg_len);
 	} else if (cmd.verb != SMTP_VERB_UNKNOWN)
 		check(strlen(smtp_verb_name(cmd.verb)) == cmd.verb_len);
+	if (cmd.verb != SMTP_VERB_UNKNOWN)
+		canonical(&cmd);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *, size_t);

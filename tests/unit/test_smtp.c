@@ -219,6 +219,43 @@ test_cmd_long(void **state)
 	free(line);
 }
 
+/* PIPELINING: several commands in one read, cut with smtp_line_end(). */
+static void
+test_cmd_pipelined(void **state)
+{
+	static const char buf[] = "EHLO c.example\r\nMAIL FROM:<a@b>\r\n"
+	    "RCPT TO:<c@d>\nrcpt to: <e@f>\r\nDATA\r\nQUI";
+	static const struct {
+		enum smtp_verb	 verb;
+		size_t		 eol;
+		const char	*arg;
+		unsigned	 flags;
+	} want[] = {
+		{ SMTP_VERB_EHLO, 2, "c.example", 0 },
+		{ SMTP_VERB_MAIL, 2, "<a@b>", 0 },
+		{ SMTP_VERB_RCPT, 1, "<c@d>", 0 },
+		{ SMTP_VERB_RCPT, 2, "<e@f>", SMTP_CMD_BAD_SPACING },
+		{ SMTP_VERB_DATA, 2, "", 0 },
+	};
+	struct smtp_cmd	cmd;
+	size_t		off = 0, n, eol, i = 0;
+
+	(void)state;
+	while ((n = smtp_line_end(buf + off, sizeof(buf) - 1 - off, &eol)) > 0) {
+		assert_true(i < sizeof(want) / sizeof(want[0]));
+		assert_int_equal(eol, want[i].eol);
+		assert_int_equal(smtp_cmd_parse(buf + off, n - eol, &cmd), 0);
+		assert_int_equal(cmd.verb, want[i].verb);
+		assert_mem_str(cmd.arg, cmd.arg_len, want[i].arg);
+		assert_int_equal(cmd.flags, want[i].flags);
+		off += n;
+		i++;
+	}
+	assert_int_equal(i, sizeof(want) / sizeof(want[0]));
+	/* The incomplete "QUI" waits for more bytes. */
+	assert_int_equal(sizeof(buf) - 1 - off, 3);
+}
+
 static void
 test_verb_name(void **state)
 {
@@ -1347,6 +1384,7 @@ main(void)
 		cmocka_unit_test(test_cmd_table),
 		cmocka_unit_test(test_cmd_verb_str),
 		cmocka_unit_test(test_cmd_long),
+		cmocka_unit_test(test_cmd_pipelined),
 		cmocka_unit_test(test_verb_name),
 		cmocka_unit_test(test_path_table),
 		cmocka_unit_test(test_path_params),
