@@ -123,6 +123,7 @@ struct evstream {
 	int			 spool_fd;
 	uint64_t		 spool_size;	/* bytes in the file */
 	uint64_t		 spool_read;	/* next byte to send */
+	uint64_t		 spool_bad_high;	/* bad records before: counted */
 	int			 spool_failing;	/* last write failed (logged) */
 	int64_t			 spool_retry_us;	/* next open attempt */
 
@@ -414,7 +415,7 @@ spool_maybe_truncate(struct evstream *es)
 	}
 	log_info("event spool: all %" PRIu64 " spooled bytes delivered",
 	    es->spool_size);
-	es->spool_size = es->spool_read = 0;
+	es->spool_size = es->spool_read = es->spool_bad_high = 0;
 	reset_marks(es, 0);
 }
 
@@ -575,6 +576,20 @@ untake_mem(struct evstream *es, struct batch *b)
 	TAILQ_INSERT_HEAD(&es->retry, b, entry);
 }
 
+/* Spool records are read back from disk: check each before sending it. */
+static int
+event_valid(const uint8_t *p, size_t len)
+{
+	Warp__Event	*e;
+	int		 ok;
+
+	if ((e = warp__event__unpack(NULL, len, p)) == NULL)
+		return 0;
+	ok = e->kind_case != WARP__EVENT__KIND__NOT_SET;
+	warp__event__free_unpacked(e, NULL);
+	return ok;
+}
+
 /*
  * Read the next records of the spool (up to limit) and send them as one
  * replay batch.  Returns 0 when a batch was sent or the spool was cut,
@@ -584,6 +599,7 @@ static int
 send_spool(struct evstream *es, uint64_t limit)
 {
 	struct batch	*b;
+	const uint8_t	*ev;
 	uint64_t	 start = es->spool_read, avail = limit - start;
 	size_t		 want, got, off, len, n;
 	ssize_t		 rd;
@@ -627,10 +643,28 @@ send_spool(struct evstream *es, uint64_t limit)
 			break;		/* reported when it comes first */
 		if (off + rlen > got)
 			break;
-		enc_event(&es->wbuf, &es->wcap, &len, es->rbuf + off + EVSTREAM_REC_HDR,
+		ev = es->rbuf + off + EVSTREAM_REC_HDR;
+		if (!event_valid(ev, rlen - EVSTREAM_REC_HDR)) {
+			/* One bad record must not block the stream:
+			 * warp-logd would drop the connection on it. */
+			if (start + off >= es->spool_bad_high) {
+				log_warnx("event spool: undecodable event at "
+				    "offset %" PRIu64 " skipped", start + off);
+				note_drop(es, 1);
+				es->spool_bad_high = start + off + rlen;
+			}
+			off += rlen;
+			continue;
+		}
+		enc_event(&es->wbuf, &es->wcap, &len, ev,
 		    rlen - EVSTREAM_REC_HDR);
 		off += rlen;
 		n++;
+	}
+	if (n == 0) {		/* only undecodable records */
+		es->spool_read = start + off;
+		spool_maybe_truncate(es);
+		return 0;
 	}
 	enc_replay(&es->wbuf, &es->wcap, &len, 1);
 
@@ -1079,7 +1113,7 @@ evstream_flush_to_spool(struct evstream *es)
 		free(tmp);
 	}
 	es->spool_size = used;
-	es->spool_read = 0;
+	es->spool_read = es->spool_bad_high = 0;
 	es->st.spooled += written;
 	log_notice("event stream: %" PRIu64 " undelivered events written to "
 	    "%s (%" PRIu64 " bytes)", written, es->spool_path, used);

@@ -537,6 +537,54 @@ test_flush_while_connected(void **state)
 }
 
 static void
+append_record(FILE *f, const uint8_t *ev, size_t len, size_t claim)
+{
+	uint8_t	 hdr[4];
+	uint32_t n = (uint32_t)(claim ? claim : len + 4);
+
+	hdr[0] = n >> 24;
+	hdr[1] = n >> 16;
+	hdr[2] = n >> 8;
+	hdr[3] = n;
+	assert_int_equal(fwrite(hdr, 1, 4, f), 4);
+	assert_int_equal(fwrite(ev, 1, len, f), len);
+}
+
+static void
+test_corrupt_spool(void **state)
+{
+	struct world		*w = *state;
+	struct evstream_stats	 st;
+	uint8_t			*ev, junk[40];
+	size_t			 len;
+	FILE			*f;
+
+	/* A spool left by a crash: good, undecodable, good, cut off. */
+	assert_int_equal(mkdir(w->spool_dir, 0700), 0);
+	assert_non_null(f = fopen(w->spool_file, "w"));
+	ev = pack_comm(1, "EHLO a", &len);
+	append_record(f, ev, len, 0);
+	free(ev);
+	memset(junk, 0xff, sizeof(junk));
+	append_record(f, junk, sizeof(junk), 0);
+	ev = pack_comm(2, "EHLO b", &len);
+	append_record(f, ev, len, 0);
+	append_record(f, ev, len / 2, len + 4);
+	free(ev);
+	fclose(f);
+
+	server_start(w);
+	w->es = stream_new(w, 1 << 20, 1 << 20, 64, 2000);
+	send_events(w->es, 3, 10);
+	assert_true(run_acked(w, w->es, 10, 5000));
+	assert_int_equal(check_order(w, 10, 0), 0);
+	evstream_stats(w->es, &st);
+	assert_int_equal(st.dropped, 1);
+	assert_int_equal(st.replayed, 2);
+	assert_int_equal(file_size(w->spool_file), 0);
+}
+
+static void
 test_disk_full(void **state)
 {
 	struct world		*w = *state;
@@ -577,6 +625,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_restart_pickup,
 		    world_setup, world_teardown),
 		cmocka_unit_test_setup_teardown(test_flush_while_connected,
+		    world_setup, world_teardown),
+		cmocka_unit_test_setup_teardown(test_corrupt_spool,
 		    world_setup, world_teardown),
 		cmocka_unit_test_setup_teardown(test_disk_full,
 		    world_setup, world_teardown),
