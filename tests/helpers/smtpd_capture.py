@@ -181,18 +181,16 @@ class CaptureSMTP(SMTP):
         wire = bytearray()
         lines = []
         while self.transport is not None:
+            line = b""
             try:
-                line = await self._reader.readuntil(b"\n")
-            except asyncio.LimitOverrunError as e:
-                # an over-long line: keep it whole, it is test data
-                line = await self._reader.read(e.consumed)
-                while not line.endswith(b"\n"):
-                    more = await self._reader.read(65536)
-                    if not more:
-                        return
-                    line += more
-                    if b"\n" in more:
+                while True:
+                    try:
+                        line += await self._reader.readuntil(b"\n")
                         break
+                    except asyncio.LimitOverrunError as e:
+                        # longer than the reader's limit: keep it whole,
+                        # it is test data (e.consumed bytes hold no LF)
+                        line += await self._reader.read(e.consumed)
             except asyncio.IncompleteReadError:
                 self.event_handler.event("eof in DATA")
                 return

@@ -4,6 +4,7 @@ Imported by the scenarios' inline Python (PYTHONPATH=tests/helpers), run
 with /usr/bin/python3:
 
     make_message()        a message that is hard to relay unchanged
+    sized_message(n)      a plain message of exactly n octets
     captures(dir)         what smtpd_capture.py stored, in arrival order
     wait_captures(dir, n) ... once n messages are there
     Raw(host, port)       a byte-level SMTP client for exchanges smtplib
@@ -102,6 +103,24 @@ def make_message(tag="relay", nheaders=120, body_kb=64):
     lines.append(b"")
     lines.append(b"-- last line")
     return b"\r\n".join(lines) + b"\r\n"
+
+
+def sized_message(n, tag=b"sized"):
+    """A message of exactly n octets (CRLF line ends, lines under 80
+    octets, none starting with a dot), as the destination should store it."""
+    if isinstance(tag, str):
+        tag = tag.encode()
+    body = bytearray(b"Subject: " + tag + b"\r\n\r\n")
+    while len(body) < n:
+        room = n - len(body)
+        if room >= 80:
+            body += b"s" * 78 + b"\r\n"
+        elif room >= 3:
+            body += b"t" * (room - 2) + b"\r\n"
+        else:                       # 1-2 octets left: widen the last line
+            body[-2:-2] = b"u" * room
+    assert len(body) == n and body.endswith(b"\r\n")
+    return bytes(body)
 
 
 def captures(d):
