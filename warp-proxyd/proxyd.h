@@ -276,6 +276,7 @@ struct session {
 	uint8_t			 last_code_close; /* last relayed: 221/421 */
 	uint8_t			 dest_eof;
 	uint8_t			 auth_pending;	/* next line answers a 334 */
+	uint8_t			 data_lf_pending; /* DATA: bare LF at the head */
 	int			 client_fd, dest_fd;
 	struct bufferevent	*client, *dest;
 	struct event		 ev_timer;	/* session cap, deferred free */

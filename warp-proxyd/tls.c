@@ -20,6 +20,7 @@
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
 
+#include "addr.h"
 #include "conf.h"
 #include "log.h"
 #include "util.h"
@@ -106,11 +107,24 @@ tls_wrap(struct session *s, int fd, int server_role, const char *sni,
 		if (sni != NULL)
 			SSL_set_tlsext_host_name(ssl, sni);
 		if (verify) {
+			char ip[ADDR_STRLEN];
+
 			SSL_set_verify(ssl, SSL_VERIFY_PEER, NULL);
-			if (sni != NULL) {
+			/*
+			 * The name checked is one we chose: the smarthost's
+			 * configured name, else the destination's address.
+			 * Never the banner's name: a server can claim any
+			 * name it holds a certificate for.
+			 */
+			if (s->cfg->dest_host != NULL && !s->cfg->transparent) {
 				SSL_set_hostflags(ssl,
 				    X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-				SSL_set1_host(ssl, sni);
+				SSL_set1_host(ssl, s->cfg->dest_host);
+			} else {
+				addr_ip_str((struct sockaddr *)&s->orig_dst,
+				    ip);
+				X509_VERIFY_PARAM_set1_ip_asc(
+				    SSL_get0_param(ssl), ip);
 			}
 		}
 	}
