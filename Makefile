@@ -184,8 +184,8 @@ test: deps
 	@tests/run-all
 
 bench: deps
-	@$(MAKE) --no-print-directory all
-	@bench/run
+	@$(MAKE) --no-print-directory all $(TOOL_BIN)
+	@BIN=$(BIN) TOOLS=$(BUILD)/tests/tools bench/run
 
 demo: deps
 	@$(MAKE) --no-print-directory all
