@@ -472,8 +472,9 @@ smtp_ext_keyword(const char *text, size_t len)
 	return SMTP_EXT_OTHER;
 }
 
-/* Next line of a reply buffer: content in [*start, *start + *clen), and
- * the index after its terminator returned.  0 when no complete line. */
+/* The line of in[] that starts at off: its length without the line end
+ * in *clen, and the offset of the next line returned; 0 when the line has
+ * no LF yet. */
 static size_t
 next_line(const char *in, size_t len, size_t off, size_t *clen)
 {
