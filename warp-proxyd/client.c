@@ -216,8 +216,10 @@ cmd_mail(struct session *s, struct cmdline *cl)
 		    log_printable(cl->buf, cl->len));
 	if ((t = session_txn_new(s)) != NULL) {
 		t->mail_from = xstrndup(path.addr, path.addr_len);
-		t->mail_params = xstrndup(path.params, path.params_len);
-		t->data_ms = -1;
+		if (path.params_len > 0)
+			t->mail_params = xstrndup(path.params,
+			    path.params_len);
+		t->data_ms = t->elapse_ms = -1;
 	}
 	s->cur = t;
 	p = push_relay(s, cl, cl->buf, cl->len);

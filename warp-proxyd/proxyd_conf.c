@@ -69,7 +69,7 @@ const struct conf_key proxyd_keys[] = {
 	  "send comm/conn events to warp-logd (log.sock in socket_dir)" },
 	{ "log_headers", CONF_BOOL, "no", 0, 0, NULL, CONF_RELOAD,
 	  "also send the message's header section as a comm event (never the body)" },
-	{ "event_spool_dir", CONF_PATH, "/var/spool/warp", 0, 0, NULL, 0,
+	{ "event_spool_dir", CONF_PATH, "/var/spool/warp/proxyd", 0, 0, NULL, 0,
 	  "directory of the event spool used while warp-logd is unreachable" },
 	{ "event_spool_max", CONF_SIZE, "256m", 0, 1LL << 40, NULL, 0,
 	  "most bytes of events kept in the spool; past it events are dropped and counted" },

@@ -365,7 +365,7 @@ session_conn_event(struct session *s)
 		}
 		if (t->aborted)
 			w->verdict = "size-limit";
-		if (t->data_ms >= 0 && t->elapse_ms != 0) {
+		if (t->data_ms >= 0 && t->elapse_ms >= 0) {
 			w->has_data_ms = 1;
 			w->data_ms = t->data_ms;
 			w->has_elapse_ms = 1;
