@@ -190,8 +190,8 @@ spool_drop(struct mysql_sink *m, size_t events, const char *why)
 static void
 spool_append(struct mysql_sink *m, struct logd_batch **group, size_t n)
 {
-	size_t		 i, events = 0, total = 0;
-	ssize_t		 w;
+	size_t		 i, events = 0, total = 0, done;
+	ssize_t		 w = 0;
 
 	m->tmp.len = 0;
 	for (i = 0; i < n; i++) {
@@ -212,13 +212,17 @@ spool_append(struct mysql_sink *m, struct logd_batch **group, size_t n)
 		spool_drop(m, events, "spool full (mysql_spool_max)");
 		return;
 	}
-	w = pwrite(m->spool_fd, m->tmp.p, total, (off_t)m->spool_end);
-	if (w != (ssize_t)total || fdatasync(m->spool_fd) == -1) {
-		char why[128];
+	for (done = 0; done < total; done += (size_t)w) {
+		w = pwrite(m->spool_fd, m->tmp.p + done, total - done,
+		    (off_t)(m->spool_end + done));
+		if (w <= 0)
+			break;
+	}
+	if (done < total || fdatasync(m->spool_fd) == -1) {
+		char why[160];
 
 		snprintf(why, sizeof(why), "spool write %s: %s", m->spool_path,
-		    w == -1 || w == (ssize_t)total ? strerror(errno) :
-		    "short write");
+		    w == 0 ? "no progress" : strerror(errno));
 		if (ftruncate(m->spool_fd, (off_t)m->spool_end) == -1)
 			log_warn("mysql sink: ftruncate");
 		spool_drop(m, events, why);
