@@ -179,7 +179,7 @@ proxyd_reload(struct daemon *d, const struct conf *nc)
 	struct proxyd		*p = d->priv;
 	struct proxyd_cfg	*pc;
 	char			 err[512];
-	static const char *const restart_keys[] = { "listen", "tproxy",
+	static const char *const restart_keys[] = { "listen",
 	    "client_tls_cert", "client_tls_key", "tls_ca_file",
 	    "event_spool_dir", "connect_mode", NULL };
 	size_t			 i;
@@ -193,6 +193,9 @@ proxyd_reload(struct daemon *d, const struct conf *nc)
 		    conf_str(d->conf, restart_keys[i])) != 0)
 			log_warnx("reload: %s changed; it takes effect after "
 			    "a restart", restart_keys[i]);
+	if (conf_bool(nc, "tproxy") != conf_bool(d->conf, "tproxy"))
+		log_warnx("reload: tproxy changed; it takes effect after a "
+		    "restart");
 	/* TLS toward clients needs the key read at start-up. */
 	if (pc->client_tls && p->tls_in == NULL)
 		pc->client_tls = 0;
