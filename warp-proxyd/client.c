@@ -48,6 +48,7 @@ static void	cmd_quit(struct session *, struct cmdline *);
 static void	cmd_starttls(struct session *, struct cmdline *);
 static void	cmd_auth(struct session *, struct cmdline *);
 static void	cmd_notimpl(struct session *, struct cmdline *);
+static void	headers_emit(struct session *);
 
 /* Every verb and what warp does with it (only read in CS_COMMAND). */
 static const struct {
@@ -428,6 +429,7 @@ data_end(struct session *s)
 	struct txn	*t = s->cur;
 
 	set_read_timeout(s, s->cfg->idle_timeout_ms);
+	headers_emit(s);
 	s->bytes_total += s->data.bytes;
 	if (t != NULL)
 		t->size = s->data.bytes;
@@ -446,6 +448,60 @@ data_end(struct session *s)
 	p->verb = PV_EOD;
 	p->sent_us = warp_mono_us();
 	session_enter_client(s, CS_COMMAND);
+}
+
+/* log_headers: keep a copy of the header section (never the body). */
+static void
+headers_collect(struct session *s, const char *p, size_t n)
+{
+	size_t	 room;
+
+	if (s->hdr_len >= PROXYD_HEADERS_MAX)
+		return;
+	if (s->hdr == NULL)
+		s->hdr = xmalloc(PROXYD_HEADERS_MAX);
+	room = PROXYD_HEADERS_MAX - s->hdr_len;
+	n = WARP_MIN(n, room);
+	memcpy(s->hdr + s->hdr_len, p, n);
+	s->hdr_len += n;
+}
+
+static void
+headers_emit(struct session *s)
+{
+	size_t		 len = s->hdr_len, i;
+	char		*note;
+
+	if (s->hdr == NULL)
+		return;
+	if (!s->data.in_headers && s->data.header_bytes < len)
+		len = (size_t)s->data.header_bytes;
+	/* Message-ID, for the transaction record. */
+	for (i = 0; s->cur != NULL && i + 11 < len; i++) {
+		if ((i == 0 || s->hdr[i - 1] == '\n') &&
+		    warp_strncaseeq(s->hdr + i, 11, "message-id:")) {
+			size_t b = i + 11, e;
+
+			while (b < len && (s->hdr[b] == ' ' ||
+			    s->hdr[b] == '\t'))
+				b++;
+			for (e = b; e < len && s->hdr[e] != '\r' &&
+			    s->hdr[e] != '\n'; e++)
+				;
+			free(s->cur->message_id);
+			s->cur->message_id = xstrndup(s->hdr + b,
+			    WARP_MIN(e - b, 255));
+			break;
+		}
+	}
+	note = xmalloc(len + 8);
+	memcpy(note, "header ", 7);
+	memcpy(note + 7, s->hdr, len);
+	session_comm(s, "--", note, len + 7);
+	free(note);
+	free(s->hdr);
+	s->hdr = NULL;
+	s->hdr_len = 0;
 }
 
 /* Message bytes toward the destination, or nowhere when discarding. */
@@ -494,6 +550,7 @@ data_pump(struct session *s)
 	struct evbuffer_iovec	 v;
 	enum smtp_data_result	 r;
 	size_t			 used;
+	int			 hdr_before;
 
 	for (;;) {
 		if (s->cstate == CS_DATA) {
@@ -524,7 +581,10 @@ data_pump(struct session *s)
 		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1 || v.iov_len == 0)
 			return 0;
 		used = 0;
+		hdr_before = s->data.in_headers;
 		r = smtp_data_scan(&s->data, v.iov_base, v.iov_len, &used);
+		if (hdr_before && s->cfg->log_headers)
+			headers_collect(s, v.iov_base, used);
 		if (r == SMTP_DATA_END &&
 		    (s->data.flags & SMTP_DATA_F_BARE_LF_END) && used >= 2) {
 			/* "<CR><LF>.<LF>" is not the end (only CRLF.CRLF is):

@@ -45,6 +45,7 @@ typedef struct ssl_ctx_st SSL_CTX;
 #define PROXYD_RCPT_MAX		1000		/* recipients recorded per txn */
 #define PROXYD_LISTEN_MAX	16
 #define PROXYD_FLUSH_TIMEOUT_MS	10000		/* last words before close */
+#define PROXYD_HEADERS_MAX	(16 * 1024)	/* log_headers: bytes kept */
 
 /* ---- configuration snapshot (proxyd_conf.c) ------------------------------- */
 
@@ -259,6 +260,7 @@ struct txn {
 	char		*final_text;
 	int64_t		 data_ms, eod_ms, elapse_ms;
 	int		 aborted;	/* over the size limit */
+	char		*message_id;
 };
 
 struct session {
@@ -277,6 +279,8 @@ struct session {
 	uint8_t			 dest_eof;
 	uint8_t			 auth_pending;	/* next line answers a 334 */
 	uint8_t			 data_lf_pending; /* DATA: bare LF at the head */
+	char			*hdr;		/* log_headers: header section */
+	size_t			 hdr_len;
 	int			 client_fd, dest_fd;
 	struct bufferevent	*client, *dest;
 	struct event		 ev_timer;	/* session cap, deferred free */

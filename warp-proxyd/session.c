@@ -252,6 +252,7 @@ txn_free(struct txn *t)
 	}
 	free(t->rcpts);
 	free(t->final_text);
+	free(t->message_id);
 }
 
 /* The conn event (SPEC §6): one per connection, at close. */
@@ -365,6 +366,7 @@ session_conn_event(struct session *s)
 		}
 		if (t->aborted)
 			w->verdict = "size-limit";
+		w->message_id = t->message_id;
 		if (t->data_ms >= 0 && t->elapse_ms >= 0) {
 			w->has_data_ms = 1;
 			w->data_ms = t->data_ms;
@@ -416,6 +418,7 @@ session_free(struct session *s)
 	free(s->helo);
 	free(s->sni);
 	free(s->probe_reply);
+	free(s->hdr);
 	free(s->final_text);
 	free(s->tls_version);
 	free(s->tls_cipher);
