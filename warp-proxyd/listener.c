@@ -118,8 +118,7 @@ resume_cb(evutil_socket_t fd, short ev, void *arg)
 {
 	struct proxyd	*p = arg;
 
-	log_info("resuming accepting connections");
-	p->accepting = 0;	/* force a state change */
+	log_debug("resuming accepting connections");
 	proxyd_accept_update();
 }
 
@@ -131,9 +130,19 @@ accept_error_cb(struct evconnlistener *lev, void *arg)
 	int		 e = EVUTIL_SOCKET_ERROR();
 
 	if (e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM) {
-		log_warnx("accept: %s; pausing accepting for %d ms "
-		    "(%d sessions)", strerror(e), EMFILE_PAUSE_MS,
-		    p->nsessions);
+		static int64_t	 last_log;
+		static unsigned	 pauses;
+		int64_t		 now = warp_mono_us();
+
+		/* Once a minute, with the count, not every pause. */
+		pauses++;
+		if (last_log == 0 || now - last_log > 60 * 1000000LL) {
+			log_warnx("accept: %s; pausing accepting for %d ms "
+			    "(%d sessions, %u pauses)", strerror(e),
+			    EMFILE_PAUSE_MS, p->nsessions, pauses);
+			last_log = now;
+			pauses = 0;
+		}
 		listener_set_enabled(p, 0);
 		evtimer_add(p->ev_resume, &tv);
 		return;
