@@ -116,8 +116,6 @@ accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
 static void
 resume_cb(evutil_socket_t fd, short ev, void *arg)
 {
-	struct proxyd	*p = arg;
-
 	log_debug("resuming accepting connections");
 	proxyd_accept_update();
 }
