@@ -279,9 +279,12 @@ put_conn(struct sqlite_sink *q, const Warp__ConnEvent *c)
 		b_i64(st, 11, t->has_eod_ms, t->eod_ms);
 		b_i64(st, 12, t->has_elapse_ms, t->elapse_ms);
 		b_clean(q, st, 13, t->message_id);
-		logd_buf_free(&rcpts);
-		if (run(q, st) == -1)
+		/* rcpts is bound SQLITE_STATIC: free it after the step */
+		if (run(q, st) == -1) {
+			logd_buf_free(&rcpts);
 			return -1;
+		}
+		logd_buf_free(&rcpts);
 		for (j = 0; j < t->n_rcpts; j++) {
 			const Warp__Recipient *r = t->rcpts[j];
 
