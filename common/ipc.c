@@ -195,6 +195,20 @@ ipc_decode(const uint8_t *buf, size_t len, size_t max_frame,
 		*err = "unknown message type";
 		return IPC_DECODE_BAD;
 	}
+	/*
+	 * Only canonical encodings are accepted: the frame must pack back to
+	 * exactly the size it arrived in.  protobuf-c hands string fields to
+	 * C as NUL-terminated, so "warp\0evil" would otherwise reach the
+	 * daemons silently cut short; the same check refuses a field sent
+	 * twice, over-long varints and other bytes that would not survive a
+	 * round trip (a spooled or forwarded frame must mean the same thing).
+	 */
+	if (warp__frame__get_packed_size(f) != n) {
+		warp__frame__free_unpacked(f, NULL);
+		*err = "non-canonical frame (NUL byte in a string, repeated "
+		    "field or over-long encoding)";
+		return IPC_DECODE_BAD;
+	}
 	*out = f;
 	*consumed = IPC_HDR_LEN + n;
 	return IPC_DECODE_FRAME;

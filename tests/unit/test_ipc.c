@@ -186,6 +186,41 @@ test_no_body(void **state)
 	assert_string_equal(err, "unknown message type");
 }
 
+/*
+ * Only canonical encodings pass: a string with a NUL byte (protobuf-c would
+ * hand C a silently shortened "peer"), and a field sent twice, both decode
+ * in protobuf-c but do not pack back to the same bytes.
+ */
+static void
+test_non_canonical(void **state)
+{
+	/* Hello{protocol "warp", version 1, peer "ab\0cd"} */
+	static const uint8_t nul[] = { 0, 0, 0, 17, 0x52, 15,
+	    0x0a, 4, 'w', 'a', 'r', 'p', 0x10, 1, 0x1a, 5, 'a', 'b', 0, 'c',
+	    'd' };
+	/* the same with version sent twice */
+	static const uint8_t twice[] = { 0, 0, 0, 15, 0x52, 13,
+	    0x0a, 4, 'w', 'a', 'r', 'p', 0x10, 1, 0x10, 1, 0x1a, 1, 'x' };
+	/* and a correct one, which must still pass */
+	static const uint8_t good[] = { 0, 0, 0, 13, 0x52, 11,
+	    0x0a, 4, 'w', 'a', 'r', 'p', 0x10, 1, 0x1a, 1, 'x' };
+	Warp__Frame	*out;
+	const char	*err;
+	size_t		 used;
+
+	assert_int_equal(ipc_decode(nul, sizeof(nul), 0, &out, &used, &err),
+	    IPC_DECODE_BAD);
+	assert_non_null(strstr(err, "non-canonical"));
+	assert_int_equal(ipc_decode(twice, sizeof(twice), 0, &out, &used,
+	    &err), IPC_DECODE_BAD);
+	assert_non_null(strstr(err, "non-canonical"));
+	assert_int_equal(ipc_decode(good, sizeof(good), 0, &out, &used, &err),
+	    IPC_DECODE_FRAME);
+	assert_int_equal(used, sizeof(good));
+	assert_string_equal(out->hello->peer, "x");
+	ipc_frame_free(out);
+}
+
 static void
 test_hello_check(void **state)
 {
@@ -707,6 +742,7 @@ main(void)
 		cmocka_unit_test(test_truncated),
 		cmocka_unit_test(test_garbage),
 		cmocka_unit_test(test_no_body),
+		cmocka_unit_test(test_non_canonical),
 		cmocka_unit_test(test_hello_check),
 		cmocka_unit_test_setup_teardown(test_request_reply,
 		    world_setup, world_teardown),
