@@ -212,6 +212,7 @@ logd_check(const struct conf *cf, struct conf_diag *diag)
 	unsigned	 mask;
 	size_t		 n;
 
+	ipc_check_users(cf, "allow_users", diag);
 	conf_list(cf, "sinks", &n);
 	if (n == 0)
 		conf_diag_error(diag, "%s: sinks: at least one sink is needed",
