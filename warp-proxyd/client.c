@@ -680,6 +680,18 @@ client_process(struct session *s)
 	    evbuffer_get_length(bufferevent_get_input(s->client)) > 0);
 }
 
+/* After a half-close: end once nothing the client sent is outstanding. */
+void
+client_eof_check(struct session *s)
+{
+	if (!s->client_eof || s->closing)
+		return;
+	if (fifo_has_relay(&s->fifo) || s->cstate == CS_WAIT ||
+	    s->cstate == CS_TLS_FLUSH)
+		return;
+	session_finish(s, s->quit_seen ? "quit" : "client-eof");
+}
+
 /* The banner went to the client: start reading its commands. */
 void
 client_start(struct session *s)
@@ -687,7 +699,8 @@ client_start(struct session *s)
 	if (s->client == NULL || s->closing)
 		return;
 	session_enter_client(s, CS_COMMAND);
-	bufferevent_enable(s->client, EV_READ);
+	if (!s->client_eof)
+		bufferevent_enable(s->client, EV_READ);
 	client_process(s);
 }
 
@@ -804,6 +817,20 @@ client_event(struct bufferevent *bev, short what, struct session *s)
 		log_info("%s client TLS handshake failed: %s", s->id,
 		    tls_error_string(bev));
 		session_finish(s, "client-tls-failed");
+		return;
+	}
+	/*
+	 * A client may send everything and half-close: what it sent is
+	 * still relayed and answered (it can read), then the session ends.
+	 */
+	if ((what & BEV_EVENT_EOF) && s->dstate == DS_READY &&
+	    s->cstate != CS_DATA && s->cstate != CS_DATA_DISCARD &&
+	    (fifo_has_relay(&s->fifo) || evbuffer_get_length(
+	    bufferevent_get_input(bev)) > 0)) {
+		s->client_eof = 1;
+		bufferevent_disable(bev, EV_READ);
+		client_process(s);
+		client_eof_check(s);
 		return;
 	}
 	/* EOF or error: the client is gone. */

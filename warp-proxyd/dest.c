@@ -582,6 +582,9 @@ dest_process(struct session *s)
 			return;
 		if (was_full && s->cstate == CS_COMMAND)
 			client_process(s);
+		client_eof_check(s);
+		if (s->closing)
+			return;
 		if (s->client != NULL && evbuffer_get_length(
 		    bufferevent_get_output(s->client)) > PROXYD_OUT_HIGH)
 			session_flush_client(s);
@@ -623,7 +626,8 @@ dest_writecb(struct bufferevent *bev, void *arg)
 	if (s->client_throttled && left <= PROXYD_OUT_LOW &&
 	    s->client != NULL) {
 		s->client_throttled = 0;
-		bufferevent_enable(s->client, EV_READ);
+		if (!s->client_eof)
+			bufferevent_enable(s->client, EV_READ);
 		client_process(s);
 		session_flush(s);
 	}

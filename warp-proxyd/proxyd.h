@@ -279,6 +279,7 @@ struct session {
 	uint8_t			 dest_eof;
 	uint8_t			 auth_pending;	/* next line answers a 334 */
 	uint8_t			 data_lf_pending; /* DATA: bare LF at the head */
+	uint8_t			 client_eof;	/* half-closed; finish the rest */
 	char			*hdr;		/* log_headers: header section */
 	size_t			 hdr_len;
 	int			 client_fd, dest_fd;
@@ -352,6 +353,7 @@ void	 client_flush_local(struct session *);
 int	 client_starttls(struct session *);
 void	 client_tls_switch(struct session *);
 void	 client_data_reply(struct session *, int go);
+void	 client_eof_check(struct session *);
 
 /* dest.c */
 int	 dest_connect(struct session *, const struct sockaddr *, socklen_t,
