@@ -939,13 +939,13 @@ ipc_socket_gid(const char *group, const char *user, gid_t *gidp)
 }
 
 struct ipc_server *
-ipc_service_listen(struct event_base *base, const char *dir,
-    const char *sockname, char *const *allow_users,
-    const struct ipc_server_cfg *tmpl)
+ipc_service_open(struct event_base *base, const struct conf *cf,
+    const char *sockname, const struct ipc_server_cfg *tmpl)
 {
 	struct ipc_server_cfg	 cfg = *tmpl;
 	struct ipc_server	*srv;
 	struct stat		 st;
+	const char		*dir = conf_str(cf, "socket_dir");
 	uid_t			*uids;
 	char			*path;
 
@@ -959,14 +959,33 @@ ipc_service_listen(struct event_base *base, const char *dir,
 		log_warnx("socket_dir %s: not a directory", dir);
 		return NULL;
 	}
+	if (cfg.mode == 0)
+		cfg.mode = 0660;
+	if (ipc_socket_gid(conf_str(cf, "socket_group"), conf_str(cf, "user"),
+	    &cfg.gid) == -1)
+		return NULL;
 	path = xasprintf("%s/%s", dir, sockname);
 	cfg.path = path;
-	cfg.nallowed = ipc_resolve_users(allow_users, &uids);
+	cfg.nallowed = ipc_resolve_users(conf_list(cf, "allow_users", NULL),
+	    &uids);
 	cfg.allowed_uids = uids;
 	srv = ipc_server_new(base, &cfg);
 	free(uids);
 	free(path);
+	if (srv != NULL)
+		log_info("listening on %s/%s", dir, sockname);
 	return srv;
+}
+
+void
+ipc_service_reload(struct ipc_server *srv, const struct conf *cf)
+{
+	uid_t	*uids;
+	size_t	 n;
+
+	n = ipc_resolve_users(conf_list(cf, "allow_users", NULL), &uids);
+	ipc_server_set_allowed(srv, uids, n);
+	free(uids);
 }
 
 /* ---- client: pending requests ---------------------------------------------------- */

@@ -125,13 +125,17 @@ void	 ipc_server_set_allowed(struct ipc_server *, const uid_t *, size_t);
 
 /*
  * For the service daemons (logd, filterd, routed), called from init_root:
- * create dir (0755) when missing and listen on dir/sockname with tmpl's
- * settings; tmpl->path, allowed_uids and nallowed are replaced by the
- * socket path and the uids of allow_users (NULL-terminated user names).
+ * listen on <socket_dir>/sockname (socket_dir created 0755 when missing)
+ * with mode 0660 (unless tmpl->mode says otherwise), the group of
+ * socket_group or else the primary group of user when running as root,
+ * and the uids of allow_users as allowed peers.  The daemon's table must
+ * have the keys socket_dir, user, socket_group and allow_users; tmpl
+ * gives the name, callbacks and argument.
  */
-struct ipc_server *ipc_service_listen(struct event_base *, const char *dir,
-	    const char *sockname, char *const *allow_users,
-	    const struct ipc_server_cfg *tmpl);
+struct ipc_server *ipc_service_open(struct event_base *, const struct conf *,
+	    const char *sockname, const struct ipc_server_cfg *tmpl);
+/* SIGHUP: take allow_users from the new configuration. */
+void	 ipc_service_reload(struct ipc_server *, const struct conf *);
 /* User names to uids; unknown names are skipped (debug log: the daemon's
  * check hook warns about them, for -t, start-up and reload alike).
  * Returns the count; *uidsp is malloc'ed (free it). */

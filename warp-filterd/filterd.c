@@ -121,20 +121,13 @@ filterd_init_root(struct daemon *d)
 	fd = d->priv = xcalloc(1, sizeof(*fd));
 	fd->action = action_of(d->conf);
 	memset(&cfg, 0, sizeof(cfg));
-	cfg.mode = 0660;
-	if (ipc_socket_gid(conf_str(d->conf, "socket_group"),
-	    conf_str(d->conf, "user"), &cfg.gid) == -1)
-		return -1;
 	cfg.name = d->spec->name;
 	cfg.on_frame = filterd_frame;
 	cfg.arg = fd;
-	fd->srv = ipc_service_listen(d->base, conf_str(d->conf, "socket_dir"),
-	    FILTERD_SOCK, conf_list(d->conf, "allow_users", NULL), &cfg);
+	fd->srv = ipc_service_open(d->base, d->conf, FILTERD_SOCK, &cfg);
 	if (fd->srv == NULL)
 		return -1;
-	log_info("listening on %s/%s, default action %s",
-	    conf_str(d->conf, "socket_dir"), FILTERD_SOCK,
-	    conf_str(d->conf, "default_action"));
+	log_info("default action %s", conf_str(d->conf, "default_action"));
 	return 0;
 }
 
@@ -142,13 +135,9 @@ static int
 filterd_reload(struct daemon *d, const struct conf *cf)
 {
 	struct filterd	*fd = d->priv;
-	uid_t		*uids;
-	size_t		 n;
 
 	fd->action = action_of(cf);
-	n = ipc_resolve_users(conf_list(cf, "allow_users", NULL), &uids);
-	ipc_server_set_allowed(fd->srv, uids, n);
-	free(uids);
+	ipc_service_reload(fd->srv, cf);
 	return 0;
 }
 

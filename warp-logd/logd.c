@@ -35,6 +35,8 @@ const struct conf_key logd_keys[] = {
 	  "account warp-logd runs as after start-up (empty: keep the starting account)" },
 	{ "allow_users", CONF_LIST, "warp-proxy", 0, 0, NULL, CONF_RELOAD,
 	  "accounts allowed on log.sock besides root and warp-logd's own" },
+	{ "socket_group", CONF_STR, "", 0, 0, NULL, 0,
+	  "group of log.sock, mode 0660 (empty: the primary group of user)" },
 	{ "sinks", CONF_LIST, "sqlite", 0, 0, NULL, 0,
 	  "where events are stored: file, sqlite, mysql, slack (legacy flag -plugins)" },
 	{ "file_path", CONF_PATH, "/var/log/warp/events.jsonl", 0, 0, NULL, 0,
@@ -598,14 +600,11 @@ logd_init_root(struct daemon *d)
 		make_dir(conf_str(cf, "spool_dir"), uid, gid);
 
 	memset(&tmpl, 0, sizeof(tmpl));
-	tmpl.mode = 0660;
-	tmpl.gid = gid;
 	tmpl.name = "warp-logd";
 	tmpl.on_frame = on_frame;
 	tmpl.on_close = on_close;
 	tmpl.arg = logd;
-	logd->srv = ipc_service_listen(d->base, conf_str(cf, "socket_dir"),
-	    "log.sock", conf_list(cf, "allow_users", NULL), &tmpl);
+	logd->srv = ipc_service_open(d->base, cf, "log.sock", &tmpl);
 	return logd->srv == NULL ? -1 : 0;
 }
 
@@ -668,12 +667,9 @@ logd_init(struct daemon *d)
 static int
 logd_reload(struct daemon *d, const struct conf *newconf)
 {
-	uid_t	*uids;
-	size_t	 i, n;
+	size_t	 i;
 
-	n = ipc_resolve_users(conf_list(newconf, "allow_users", NULL), &uids);
-	ipc_server_set_allowed(logd->srv, uids, n);
-	free(uids);
+	ipc_service_reload(logd->srv, newconf);
 	for (i = 0; i < logd->nsinks; i++)
 		sink_request_reopen(logd->sinks[i]);
 	log_info("reloaded: files reopened (sink changes need a restart)");

@@ -126,19 +126,13 @@ routed_init_root(struct daemon *d)
 	rd = d->priv = xcalloc(1, sizeof(*rd));
 	rd->source = xstrdup(conf_str(d->conf, "default_source"));
 	memset(&cfg, 0, sizeof(cfg));
-	cfg.mode = 0660;
-	if (ipc_socket_gid(conf_str(d->conf, "socket_group"),
-	    conf_str(d->conf, "user"), &cfg.gid) == -1)
-		return -1;
 	cfg.name = d->spec->name;
 	cfg.on_frame = routed_frame;
 	cfg.arg = rd;
-	rd->srv = ipc_service_listen(d->base, conf_str(d->conf, "socket_dir"),
-	    ROUTED_SOCK, conf_list(d->conf, "allow_users", NULL), &cfg);
+	rd->srv = ipc_service_open(d->base, d->conf, ROUTED_SOCK, &cfg);
 	if (rd->srv == NULL)
 		return -1;
-	log_info("listening on %s/%s, default source %s",
-	    conf_str(d->conf, "socket_dir"), ROUTED_SOCK,
+	log_info("default source %s",
 	    *rd->source != '\0' ? rd->source : "(proxyd's outbound_ip)");
 	return 0;
 }
@@ -147,14 +141,10 @@ static int
 routed_reload(struct daemon *d, const struct conf *cf)
 {
 	struct routed	*rd = d->priv;
-	uid_t		*uids;
-	size_t		 n;
 
 	free(rd->source);
 	rd->source = xstrdup(conf_str(cf, "default_source"));
-	n = ipc_resolve_users(conf_list(cf, "allow_users", NULL), &uids);
-	ipc_server_set_allowed(rd->srv, uids, n);
-	free(uids);
+	ipc_service_reload(rd->srv, cf);
 	return 0;
 }
 
