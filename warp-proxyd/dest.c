@@ -452,6 +452,8 @@ handle_reply(struct session *s, const char *buf, size_t len)
 		}
 		relay_reply(s, "<-", buf, len);
 		fifo_pop(&s->fifo);
+		if (code == 421)
+			s->last_code_close = 1;
 		session_enter_dest(s, DS_READY);
 		client_start(s);
 		return 0;
