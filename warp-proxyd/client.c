@@ -266,6 +266,13 @@ cmd_data(struct session *s, struct cmdline *cl)
 {
 	if (dest_unavailable(s, cl))
 		return;
+	if (s->cfg->filter) {
+		/* warp answers DATA itself once the RCPT replies are in
+		 * (client_flush_local), and holds the message. */
+		push_local(s, cl, LR_FILTER_DATA);
+		session_enter_client(s, CS_WAIT);
+		return;
+	}
 	push_relay(s, cl, cl->buf, cl->len);
 	/* Wait for the 354 without reading the message. */
 	session_enter_client(s, CS_WAIT);
@@ -411,14 +418,17 @@ static void
 data_abort(struct session *s)
 {
 	log_info("%s message over message_size_limit (%llu bytes); "
-	    "closing the destination leg", s->id,
+	    "not relayed", s->id,
 	    (unsigned long long)s->cfg->size_limit);
 	session_notef(s, "message exceeds %llu bytes; destination "
 	    "connection closed without end of data",
 	    (unsigned long long)s->cfg->size_limit);
 	if (s->cur != NULL)
 		s->cur->aborted = 1;
-	dest_close(s);
+	if (s->holding)
+		filter_discard(s);	/* nothing reached the destination */
+	else
+		dest_close(s);
 	session_enter_client(s, CS_DATA_DISCARD);
 }
 
@@ -440,6 +450,11 @@ data_end(struct session *s)
 		session_comm(s, ">|", ".", 1);
 		push_local(s, NULL, LR_DATA_552);
 		session_enter_client(s, CS_COMMAND);
+		return;
+	}
+	if (s->holding) {
+		session_comm(s, ">|", ".", 1);
+		filter_submit(s);
 		return;
 	}
 	session_comm(s, "->", ".", 1);
@@ -553,7 +568,9 @@ data_pump(struct session *s)
 	int			 hdr_before;
 
 	for (;;) {
-		if (s->cstate == CS_DATA) {
+		if (s->cstate == CS_DATA && s->holding)
+			out = s->held;
+		else if (s->cstate == CS_DATA) {
 			if (s->dest == NULL) {
 				data_abort(s);
 				continue;
@@ -602,10 +619,15 @@ data_pump(struct session *s)
 		}
 		if (s->cstate == CS_DATA && s->data.bytes > s->cfg->size_limit)
 			data_abort(s);
+		else if (s->cstate == CS_DATA && s->holding &&
+		    r != SMTP_DATA_END)
+			filter_hold(s);
 		if (r == SMTP_DATA_END) {
 			data_end(s);
 			return 1;
 		}
+		if (s->holding)
+			continue;	/* bounded by filter_hold() */
 		if (s->cstate == CS_DATA &&
 		    evbuffer_get_length(out) > PROXYD_OUT_HIGH)
 			session_flush_dest(s);
@@ -631,6 +653,18 @@ client_flush_local(struct session *s)
 	while ((p = fifo_head(&s->fifo)) != NULL && p->kind == PEND_LOCAL) {
 		r = p->arg;
 		fifo_pop(&s->fifo);
+		if (r == LR_FILTER_DATA) {
+			if (filter_data_go(s)) {
+				session_reply_client(s, "<|",
+				    local_reply_text(r));
+				data_begin(s);
+			} else {
+				session_reply_client(s, "<|",
+				    local_reply_text(LR_NORCPT_554));
+				session_enter_client(s, CS_COMMAND);
+			}
+			continue;
+		}
 		session_reply_client(s, "<|", local_reply_text(r));
 		switch (r) {
 		case LR_TLS_220:

@@ -427,11 +427,18 @@ handle_reply(struct session *s, const char *buf, size_t len)
 {
 	struct pending	*p = fifo_head(&s->fifo);
 	struct txn	*t;
-	int		 code = s->reply.code;
+	int		 code = s->reply.code, was_eod;
 	int64_t		 ms;
 
 	s->final_code = (uint16_t)code;
 	record_text(&s->final_text, &s->reply);
+	if (p != NULL && p->kind == PEND_OWN) {
+		/* Warp's own command (RSET after a verdict): consumed. */
+		consume_reply(s, buf, len);
+		fifo_pop(&s->fifo);
+		client_flush_local(s);
+		return 0;
+	}
 	if (p == NULL || p->kind != PEND_RELAY) {
 		/* Unsolicited (e.g. 421 before closing): pass it on. */
 		relay_reply(s, "<-", buf, len);
@@ -497,6 +504,28 @@ handle_reply(struct session *s, const char *buf, size_t len)
 		}
 		client_data_reply(s, code == 354);
 		return 0;
+	case PV_FDATA:
+		if (s->data_ms < 0)
+			s->data_ms = ms;
+		fifo_pop(&s->fifo);
+		if (code == 354) {
+			int64_t e = session_ms_since(s->accept_mono);
+
+			if (s->elapse_ms < 0)
+				s->elapse_ms = e;
+			if (s->cur != NULL) {
+				s->cur->data_ms = ms;
+				s->cur->elapse_ms = e;
+			}
+			consume_reply(s, buf, len);
+			filter_dest_reply(s, p, code);
+			return 0;
+		}
+		/* Refused: that is the client's answer. */
+		relay_reply(s, "<-", buf, len);
+		filter_dest_reply(s, p, code);
+		client_resume(s);
+		return 0;
 	case PV_EOD:
 		s->eod_ms = ms;
 		if (SMTP_IS_2XX(code))
@@ -518,11 +547,17 @@ handle_reply(struct session *s, const char *buf, size_t len)
 			s->auth_pending = 1;
 		break;
 	}
+	was_eod = p->verb == PV_EOD;
 	relay_reply(s, "<-", buf, len);
 	fifo_pop(&s->fifo);
 	if (code == 421)
 		s->last_code_close = 1;
 	client_flush_local(s);
+	if (was_eod && s->filtering) {
+		/* The held message's final reply: the client may go on. */
+		s->filtering = 0;
+		client_resume(s);
+	}
 	return 0;
 }
 

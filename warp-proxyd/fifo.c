@@ -25,6 +25,8 @@ static const char *const local_replies[LR_COUNT] = {
 	[LR_GONE_421] =		"421 4.4.2 Connection to the destination was closed",
 	[LR_QUIT_221] =		"221 2.0.0 Bye",
 	[LR_SYNTAX_501] =	"501 5.5.4 Syntax error in parameters",
+	[LR_FILTER_DATA] =	"354 End data with <CR><LF>.<CR><LF>",
+	[LR_NORCPT_554] =	"554 5.5.1 Error: no valid recipients",
 };
 
 const char *

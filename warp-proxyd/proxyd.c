@@ -163,6 +163,7 @@ proxyd_init(struct daemon *d)
 
 	events_start(p, d->conf);
 	route_init(p, d->conf);
+	filter_init(p, d->conf);
 	listener_start(p);
 	proxyd_accept_update();
 	log_info("warp-proxyd %s ready: %s, outbound_tls %s, "
@@ -181,7 +182,7 @@ proxyd_reload(struct daemon *d, const struct conf *nc)
 	char			 err[512];
 	static const char *const restart_keys[] = { "listen",
 	    "client_tls_cert", "client_tls_key", "tls_ca_file",
-	    "event_spool_dir", "connect_mode", NULL };
+	    "event_spool_dir", "connect_mode", "filter_spool_dir", NULL };
 	size_t			 i;
 
 	if ((pc = proxyd_cfg_new(nc, err, sizeof(err))) == NULL) {
@@ -203,6 +204,7 @@ proxyd_reload(struct daemon *d, const struct conf *nc)
 	p->cfg = pc;
 	events_start(p, nc);
 	route_init(p, nc);
+	filter_init(p, nc);
 	proxyd_accept_update();
 	log_info("configuration reloaded; %d live sessions keep their "
 	    "settings", p->nsessions);
@@ -220,6 +222,7 @@ proxyd_finish(struct proxyd *p)
 		p->events = NULL;
 	}
 	route_free(p);
+	filter_free(p);
 	tls_free(p);
 	log_info("stopped after %llu connections",
 	    (unsigned long long)p->accepted);

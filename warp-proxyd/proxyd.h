@@ -75,6 +75,10 @@ struct proxyd_cfg {
 	int			 log_headers;
 	int			 route;
 	int			 route_timeout_ms;
+	int			 filter;
+	int			 filter_relay_on_failure;
+	int			 filter_timeout_ms;
+	uint64_t		 filter_hold_max;
 	int			 connect_timeout_ms;
 	int			 idle_timeout_ms;
 	int			 command_timeout_ms;
@@ -120,6 +124,8 @@ struct proxyd {
 	SSL_CTX			*tls_in;	/* client leg (server role) */
 	struct evstream		*events;
 	struct ipc_client	*routed;
+	struct ipc_client	*filterd;
+	char			*hold_dir;	/* filter_spool_dir */
 };
 
 extern struct proxyd *proxyd;
@@ -148,11 +154,13 @@ int	 origdst_get(int fd, int tproxy, struct sockaddr_storage *,
 enum pend_kind {
 	PEND_RELAY,	/* client command relayed; the reply is relayed */
 	PEND_LOCAL,	/* answered by warp when it reaches the head */
+	PEND_OWN,	/* warp's own command; the reply is consumed */
 };
 
 /* Pseudo-verbs beyond enum smtp_verb for things that get a reply. */
 #define PV_BANNER	(SMTP_VERB_COUNT + 1)
 #define PV_EOD		(SMTP_VERB_COUNT + 2)
+#define PV_FDATA	(SMTP_VERB_COUNT + 3)	/* DATA after a verdict */
 
 /* Local replies (fifo.c: local_reply_text). */
 enum local_reply {
@@ -168,6 +176,8 @@ enum local_reply {
 	LR_GONE_421,		/* destination leg closed */
 	LR_QUIT_221,		/* QUIT answered by warp */
 	LR_SYNTAX_501,		/* MAIL/RCPT without FROM:/TO: */
+	LR_FILTER_DATA,		/* filter: warp's own 354 (decided at head) */
+	LR_NORCPT_554,		/* filter: DATA without an accepted RCPT */
 	LR_COUNT
 };
 const char *local_reply_text(enum local_reply);
@@ -261,6 +271,7 @@ struct txn {
 	int64_t		 data_ms, eod_ms, elapse_ms;
 	int		 aborted;	/* over the size limit */
 	char		*message_id;
+	char		*verdict;	/* filter verdict */
 };
 
 struct session {
@@ -280,6 +291,14 @@ struct session {
 	uint8_t			 auth_pending;	/* next line answers a 334 */
 	uint8_t			 data_lf_pending; /* DATA: bare LF at the head */
 	uint8_t			 client_eof;	/* half-closed; finish the rest */
+	uint8_t			 holding;	/* filter: DATA goes to held */
+	uint8_t			 filtering;	/* filter: verdict or relay owed */
+	struct evbuffer		*held;		/* filter: the message */
+	int			 hold_fd;	/* filter: spooled beyond max */
+	char			*hold_path;
+	uint64_t		 hold_len;	/* bytes in the file */
+	uint64_t		 filter_req;
+	char			*verdict;
 	char			*hdr;		/* log_headers: header section */
 	size_t			 hdr_len;
 	int			 client_fd, dest_fd;
@@ -376,6 +395,16 @@ int	 route_request(struct session *);	/* 1 = asked, wait */
 void	 route_cancel(struct session *);
 void	 route_report(struct session *, int connect_failed);
 void	 session_connect(struct session *, const struct sockaddr *src);
+
+/* filter.c */
+void	 filter_init(struct proxyd *, const struct conf *);
+void	 filter_free(struct proxyd *);
+int	 filter_data_go(struct session *);	/* 1: 354 given */
+void	 filter_hold(struct session *);	/* after each chunk */
+void	 filter_submit(struct session *);	/* end of data */
+void	 filter_discard(struct session *);
+void	 filter_dest_reply(struct session *, struct pending *, int code);
+void	 filter_cleanup(struct session *);
 
 /* tls.c */
 int	 tls_init(struct proxyd *, const struct conf *);

@@ -75,10 +75,17 @@ const struct conf_key proxyd_keys[] = {
 	  "most bytes of events kept in the spool; past it events are dropped and counted" },
 	{ "event_queue_max", CONF_SIZE, "8m", 64 * 1024, 1LL << 32, NULL, 0,
 	  "most bytes of events queued in memory before they go to the spool" },
-	{ "filter", CONF_BOOL, "no", 0, 0, NULL, 0,
-	  "hold DATA and ask warp-filterd (not available in this version)" },
-	{ "filter_failure", CONF_ENUM, "tempfail", 0, 0, "tempfail|relay", 0,
+	{ "filter", CONF_BOOL, "no", 0, 0, NULL, CONF_RELOAD,
+	  "hold each message and ask warp-filterd (filter.sock) for a verdict before relaying it" },
+	{ "filter_failure", CONF_ENUM, "tempfail", 0, 0, "tempfail|relay",
+	  CONF_RELOAD,
 	  "when warp-filterd is unreachable or slow: tempfail (451) or relay" },
+	{ "filter_timeout", CONF_DURATION, "30s", 100, 600000, NULL,
+	  CONF_RELOAD, "how long to wait for warp-filterd's verdict" },
+	{ "filter_hold_max", CONF_SIZE, "1m", 0, 1LL << 32, NULL, CONF_RELOAD,
+	  "held messages larger than this go to a file in filter_spool_dir" },
+	{ "filter_spool_dir", CONF_PATH, "/var/spool/warp/proxyd/hold", 0, 0,
+	  NULL, 0, "directory of held messages above filter_hold_max (readable by warp-filterd's group)" },
 	{ "route", CONF_BOOL, "no", 0, 0, NULL, CONF_RELOAD,
 	  "ask warp-routed for the outbound address of each connection" },
 	{ "route_timeout", CONF_DURATION, "200ms", 10, 60000, NULL, CONF_RELOAD,
@@ -199,6 +206,11 @@ proxyd_cfg_new(const struct conf *cf, char *err, size_t errsz)
 	pc->log_events = conf_bool(cf, "log_events");
 	pc->log_headers = conf_bool(cf, "log_headers");
 	pc->route = conf_bool(cf, "route");
+	pc->filter = conf_bool(cf, "filter");
+	pc->filter_relay_on_failure = strcmp(conf_str(cf, "filter_failure"),
+	    "relay") == 0;
+	pc->filter_timeout_ms = (int)conf_duration_ms(cf, "filter_timeout");
+	pc->filter_hold_max = conf_size(cf, "filter_hold_max");
 	pc->route_timeout_ms = (int)conf_duration_ms(cf, "route_timeout");
 	pc->connect_timeout_ms = (int)conf_duration_ms(cf, "connect_timeout");
 	pc->idle_timeout_ms = (int)conf_duration_ms(cf, "idle_timeout");
@@ -273,9 +285,6 @@ proxyd_check(const struct conf *cf, struct conf_diag *diag)
 		conf_diag_error(diag, "%s: client_tls_cert and client_tls_key "
 		    "must be set together", conf_origin(cf, cert[0] != '\0' ?
 		    "client_tls_cert" : "client_tls_key"));
-	if (conf_bool(cf, "filter"))
-		conf_diag_error(diag, "%s: filter: not available in this "
-		    "version", conf_origin(cf, "filter"));
 	if (strcmp(conf_str(cf, "connect_mode"), "late") == 0)
 		conf_diag_error(diag, "%s: connect_mode = late: not available "
 		    "in this version", conf_origin(cf, "connect_mode"));

@@ -253,6 +253,7 @@ txn_free(struct txn *t)
 	free(t->rcpts);
 	free(t->final_text);
 	free(t->message_id);
+	free(t->verdict);
 }
 
 /* The conn event (SPEC §6): one per connection, at close. */
@@ -304,6 +305,7 @@ session_conn_event(struct session *s)
 		ce.final_code = s->final_code;
 		ce.final_text = s->final_text;
 	}
+	ce.verdict = s->verdict;
 	ce.route_pool = s->route_pool;
 	ce.route_reason = s->route_reason;
 	ce.close_reason = (char *)s->close_reason;
@@ -366,6 +368,8 @@ session_conn_event(struct session *s)
 		}
 		if (t->aborted)
 			w->verdict = "size-limit";
+		else
+			w->verdict = t->verdict;
 		w->message_id = t->message_id;
 		if (t->data_ms >= 0 && t->elapse_ms >= 0) {
 			w->has_data_ms = 1;
@@ -419,6 +423,8 @@ session_free(struct session *s)
 	free(s->sni);
 	free(s->probe_reply);
 	free(s->hdr);
+	filter_cleanup(s);
+	free(s->verdict);
 	free(s->final_text);
 	free(s->tls_version);
 	free(s->tls_cipher);
@@ -493,6 +499,7 @@ session_finish(struct session *s, const char *reason)
 	if (s->close_reason == NULL)
 		s->close_reason = reason;
 	route_cancel(s);
+	s->filter_req = 0;	/* a late verdict finds no session */
 	ms_to_tv(PROXYD_FLUSH_TIMEOUT_MS, &tv);
 
 	/* Destination: a polite QUIT between transactions, else just close. */
@@ -571,6 +578,7 @@ session_accept(struct proxyd *p, int fd, struct sockaddr *sa, int salen)
 	s->data_ms = s->eod_ms = -1;
 	s->client_fd = fd;
 	s->dest_fd = -1;
+	s->hold_fd = -1;
 	memcpy(&s->client_addr, sa, WARP_MIN((size_t)salen,
 	    sizeof(s->client_addr)));
 	llen = (socklen_t)salen;
