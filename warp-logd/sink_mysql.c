@@ -1,7 +1,8 @@
 /*
  * sink_mysql.c -- warp-logd's MySQL/MariaDB sink (libmariadb): the same
- * schema as SQLite (conf/mysql-schema.sql), prepared INSERT IGNORE
- * statements, one transaction per group of batches.
+ * schema as SQLite (conf/mysql-schema.sql), multi-row prepared INSERT
+ * IGNORE statements (myrows.c: up to 256 rows each, values bound, never
+ * spliced into SQL), one transaction per group of batches.
  *
  * A down, slow or unreachable server never holds up acknowledgements: when
  * the server is not connected, when the spool already holds events (to
@@ -29,45 +30,44 @@
 #include "log.h"
 #include "util.h"
 #include "logd.h"
+#include "myrows.h"
 
 #define SPOOL_MAGIC		"WLSPOOL1"
 #define SPOOL_HDR		16	/* magic + 8-byte read offset */
 #define SPOOL_DRAIN_BYTES	(4u * 1024 * 1024)
 #define SPOOL_DRAIN_BATCHES	256
-#define MY_PARAMS		32
 #define SPOOL_RECORD_MAX	(64u * 1024 * 1024)
 
-enum { MS_COMM, MS_CONN, MS_DETAILS, MS_TXN, MS_RCPT, MS_MAX };
+enum { MT_COMM, MT_CONN, MT_DETAILS, MT_TXN, MT_RCPT, MT_MAX };
 
-static const char *const my_sql[MS_MAX] = {
-	[MS_COMM] = "INSERT IGNORE INTO communications (id, connection_id,"
-	    " direction, data, occurred_at, seq) VALUES (?,?,?,?,?,?)",
-	[MS_CONN] = "INSERT IGNORE INTO connections (id, mail_from, mail_to,"
-	    " occurred_at, elapse, seq) VALUES (?,?,?,?,?,?)",
-	[MS_DETAILS] = "INSERT IGNORE INTO connection_details (connection_id,"
-	    " client_addr, orig_dst_addr, outbound_addr, destination_host, helo,"
-	    " message_count, bytes_total, tls_version, tls_cipher,"
-	    " client_tls_version, client_tls_cipher, banner_ms, ehlo_ms, mail_ms,"
-	    " rcpt_ms, data_ms, eod_ms, total_ms, final_code, final_text,"
-	    " verdict, route_pool, route_reason, close_reason) VALUES"
-	    " (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-	[MS_TXN] = "INSERT IGNORE INTO transactions (connection_id, idx,"
-	    " mail_from, mail_params, rcpt_to, size, final_code, final_text,"
-	    " verdict, data_ms, eod_ms, elapse_ms, message_id) VALUES"
-	    " (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-	[MS_RCPT] = "INSERT IGNORE INTO recipients (connection_id, txn, idx,"
-	    " address, code, text) VALUES (?,?,?,?,?,?)",
+static const char *const comm_cols[] = { "id", "connection_id",
+	"direction", "data", "occurred_at", "seq" };
+static const char *const conn_cols[] = { "id", "mail_from", "mail_to",
+	"occurred_at", "elapse", "seq" };
+static const char *const details_cols[] = { "connection_id", "client_addr",
+	"orig_dst_addr", "outbound_addr", "destination_host", "helo",
+	"message_count", "bytes_total", "tls_version", "tls_cipher",
+	"client_tls_version", "client_tls_cipher", "banner_ms", "ehlo_ms",
+	"mail_ms", "rcpt_ms", "data_ms", "eod_ms", "total_ms", "final_code",
+	"final_text", "verdict", "route_pool", "route_reason", "close_reason" };
+static const char *const txn_cols[] = { "connection_id", "idx", "mail_from",
+	"mail_params", "rcpt_to", "size", "final_code", "final_text",
+	"verdict", "data_ms", "eod_ms", "elapse_ms", "message_id" };
+static const char *const rcpt_cols[] = { "connection_id", "txn", "idx",
+	"address", "code", "text" };
+
+static const struct myrows_table my_tables[MT_MAX] = {
+	[MT_COMM] = { "communications", comm_cols, WARP_NELEM(comm_cols) },
+	[MT_CONN] = { "connections", conn_cols, WARP_NELEM(conn_cols) },
+	[MT_DETAILS] = { "connection_details", details_cols,
+	    WARP_NELEM(details_cols) },
+	[MT_TXN] = { "transactions", txn_cols, WARP_NELEM(txn_cols) },
+	[MT_RCPT] = { "recipients", rcpt_cols, WARP_NELEM(rcpt_cols) },
 };
 
-/* Parameters of one statement execution; strings are copied into bufs. */
-struct params {
-	MYSQL_BIND	 b[MY_PARAMS];
-	my_bool		 isnull[MY_PARAMS];
-	unsigned long	 len[MY_PARAMS];
-	long long	 ival[MY_PARAMS];
-	struct logd_buf	 str[MY_PARAMS];
-	int		 n;
-};
+/* Packet estimate per INSERT: at most this, and at most half the server's
+ * max_allowed_packet (asked at connect). */
+#define MY_CHUNK_BYTES		(1024u * 1024)
 
 struct mysql_sink {
 	char		*host, *socket, *user, *password, *database;
@@ -79,7 +79,9 @@ struct mysql_sink {
 	char		*spool_path;
 
 	MYSQL		*my;
-	MYSQL_STMT	*st[MS_MAX];
+	/* per table, statements of 1, 2, 4, ... MYROWS_MAX_ROWS rows,
+	 * prepared when first needed on this connection */
+	MYSQL_STMT	*st[MT_MAX][MYROWS_SIZES];
 	int		 connected;
 	int64_t		 next_try;	/* monotonic us */
 	int64_t		 backoff_us;
@@ -89,9 +91,12 @@ struct mysql_sink {
 	uint64_t	 spool_rd;	/* next record to drain */
 	uint64_t	 spool_end;
 
-	struct params	 p;
+	struct myrows	 rows[MT_MAX];	/* rows waiting for an INSERT */
+	size_t		 chunk_bytes;
+	struct logd_buf	 sql;
 	struct logd_buf	 tmp;
 	uint64_t	 stored, dups, spooled, drained, dropped, errors;
+	uint64_t	 inserts;	/* INSERT statements executed */
 	int64_t		 last_drop_log;
 };
 
@@ -254,13 +259,14 @@ spool_set_rd(struct mysql_sink *m, uint64_t rd)
 static void
 my_disconnect(struct mysql_sink *m)
 {
-	int	 i;
+	int	 t, k;
 
-	for (i = 0; i < MS_MAX; i++) {
-		if (m->st[i] != NULL)
-			mysql_stmt_close(m->st[i]);
-		m->st[i] = NULL;
-	}
+	for (t = 0; t < MT_MAX; t++)
+		for (k = 0; k < MYROWS_SIZES; k++) {
+			if (m->st[t][k] != NULL)
+				mysql_stmt_close(m->st[t][k]);
+			m->st[t][k] = NULL;
+		}
 	if (m->my != NULL)
 		mysql_close(m->my);
 	m->my = NULL;
@@ -328,8 +334,11 @@ my_migrate(struct mysql_sink *m)
 static int
 my_connect(struct mysql_sink *m)
 {
+	MYSQL_RES	*res;
+	MYSQL_ROW	 row;
+	unsigned long long packet = 0;
 	unsigned int	 proto;
-	int		 i;
+	int		 t;
 
 	if ((m->my = mysql_init(NULL)) == NULL)
 		return -1;
@@ -357,14 +366,19 @@ my_connect(struct mysql_sink *m)
 	}
 	if (my_migrate(m) == -1)
 		goto fail;
-	for (i = 0; i < MS_MAX; i++) {
-		if ((m->st[i] = mysql_stmt_init(m->my)) == NULL ||
-		    mysql_stmt_prepare(m->st[i], my_sql[i],
-		    strlen(my_sql[i])) != 0) {
-			log_warnx("mysql sink: prepare: %s", mysql_error(m->my));
-			goto fail;
-		}
+	/* a chunk must fit in one packet */
+	if (my_query(m, "SELECT @@max_allowed_packet") == -1)
+		goto fail;
+	if ((res = mysql_store_result(m->my)) != NULL) {
+		if ((row = mysql_fetch_row(res)) != NULL && row[0] != NULL)
+			packet = strtoull(row[0], NULL, 10);
+		mysql_free_result(res);
 	}
+	m->chunk_bytes = MY_CHUNK_BYTES;
+	if (packet > 0 && packet / 2 < m->chunk_bytes)
+		m->chunk_bytes = (size_t)WARP_MAX(packet / 2, 1024);
+	for (t = 0; t < MT_MAX; t++)
+		m->rows[t].max_bytes = m->chunk_bytes;
 	m->connected = 1;
 	m->down_logged = 0;
 	m->backoff_us = 500000;
@@ -385,207 +399,184 @@ my_schedule_retry(struct mysql_sink *m)
 
 /* ---- inserts ----------------------------------------------------------------------- */
 
-static void
-p_reset(struct params *p)
+/* The prepared INSERT of table t for k rows (k a power of two). */
+static MYSQL_STMT *
+my_stmt(struct mysql_sink *m, int t, size_t k)
 {
-	p->n = 0;
-	memset(p->b, 0, sizeof(p->b));
-}
+	MYSQL_STMT	**stp = &m->st[t][myrows_size_index(k)];
 
-static void
-p_null(struct params *p)
-{
-	int	 i = p->n++;
-
-	p->b[i].buffer_type = MYSQL_TYPE_NULL;
-	p->isnull[i] = 1;
-	p->b[i].is_null = &p->isnull[i];
-}
-
-/* Network text: stored as valid UTF-8 (see logd_utf8_clean). */
-static void
-p_str(struct params *p, const void *s, size_t n)
-{
-	int	 i = p->n++;
-
-	p->str[i].len = 0;
-	logd_utf8_clean(&p->str[i], s, n);
-	logd_buf_grow(&p->str[i], 1);
-	p->len[i] = p->str[i].len;
-	p->isnull[i] = 0;
-	p->b[i].buffer_type = MYSQL_TYPE_STRING;
-	p->b[i].buffer = p->str[i].p;
-	p->b[i].buffer_length = p->len[i];
-	p->b[i].length = &p->len[i];
-	p->b[i].is_null = &p->isnull[i];
-}
-
-static void
-p_cstr(struct params *p, const char *s)
-{
-	if (s == NULL)
-		p_null(p);
-	else
-		p_str(p, s, strlen(s));
-}
-
-static void
-p_i64(struct params *p, int has, int64_t v)
-{
-	int	 i;
-
-	if (!has) {
-		p_null(p);
-		return;
+	if (*stp != NULL)
+		return *stp;
+	myrows_sql(&m->sql, &my_tables[t], k);
+	if ((*stp = mysql_stmt_init(m->my)) == NULL ||
+	    mysql_stmt_prepare(*stp, m->sql.p, m->sql.len) != 0) {
+		log_warnx("mysql sink: prepare %s (%zu rows): %s",
+		    my_tables[t].name, k, *stp != NULL ?
+		    mysql_stmt_error(*stp) : mysql_error(m->my));
+		if (*stp != NULL)
+			mysql_stmt_close(*stp);
+		*stp = NULL;
 	}
-	i = p->n++;
-	p->ival[i] = v;
-	p->isnull[i] = 0;
-	p->b[i].buffer_type = MYSQL_TYPE_LONGLONG;
-	p->b[i].buffer = &p->ival[i];
-	p->b[i].is_null = &p->isnull[i];
+	return *stp;
 }
 
-/* Execute; returns affected rows, or -1. */
-static long long
-p_exec(struct mysql_sink *m, int which)
+/* Insert the first n waiting rows of table t, in chunks.  0 / -1. */
+static int
+my_send(struct mysql_sink *m, int t, size_t n)
 {
-	MYSQL_STMT	*st = m->st[which];
+	struct myrows	*r = &m->rows[t];
+	MYSQL_STMT	*st;
+	size_t		 row, k;
+	my_ulonglong	 added;
 
-	if (mysql_stmt_bind_param(st, m->p.b) != 0 ||
-	    mysql_stmt_execute(st) != 0) {
-		log_warnx("mysql sink: insert: %s", mysql_stmt_error(st));
-		return -1;
+	for (row = 0; row < n; row += k) {
+		k = myrows_chunk(n - row, r->max_rows);
+		if ((st = my_stmt(m, t, k)) == NULL)
+			return -1;
+		if (mysql_stmt_bind_param(st, myrows_binds(r, row)) != 0 ||
+		    mysql_stmt_execute(st) != 0) {
+			log_warnx("mysql sink: insert into %s: %s",
+			    my_tables[t].name, mysql_stmt_error(st));
+			return -1;
+		}
+		m->inserts++;
+		if (t == MT_COMM || t == MT_CONN) {
+			/* INSERT IGNORE: rows already there are not counted */
+			added = mysql_stmt_affected_rows(st);
+			if (added > k)
+				added = k;
+			m->stored += added;
+			m->dups += k - added;
+		}
 	}
-	return (long long)mysql_stmt_affected_rows(st);
+	myrows_shift(r, n);
+	return 0;
+}
+
+/* A row of table t is complete: send what is ready. */
+static int
+my_end_row(struct mysql_sink *m, int t)
+{
+	size_t	 n = myrows_end_row(&m->rows[t]);
+
+	return n > 0 ? my_send(m, t, n) : 0;
 }
 
 static int
 my_comm(struct mysql_sink *m, const Warp__CommEvent *c)
 {
+	struct myrows	*r = &m->rows[MT_COMM];
 	char		 id[27], at[40];
-	long long	 r;
 
 	logd_event_ulid(c->connection_id, c->seq, c->occurred_at_us, id);
 	logd_sqltime(c->occurred_at_us, at);
 	at[26] = '\0';		/* MySQL takes no zone suffix: session is UTC */
-	p_reset(&m->p);
-	p_str(&m->p, id, 26);
-	p_cstr(&m->p, c->connection_id);
-	p_cstr(&m->p, c->direction);
-	p_str(&m->p, c->data.data, c->data.len);
-	p_cstr(&m->p, at);
-	p_i64(&m->p, 1, c->seq);
-	if ((r = p_exec(m, MS_COMM)) < 0)
-		return -1;
-	if (r == 0)
-		m->dups++;
-	else
-		m->stored++;
-	return 0;
+	myrows_str(r, id, 26);
+	myrows_cstr(r, c->connection_id);
+	myrows_cstr(r, c->direction);
+	myrows_str(r, c->data.data, c->data.len);
+	myrows_cstr(r, at);
+	myrows_i64(r, 1, c->seq);
+	return my_end_row(m, MT_COMM);
 }
 
+/*
+ * A conn event: its connections row and the extended rows.  The extended
+ * tables have their own keys (connection, transaction, recipient index),
+ * so INSERT IGNORE keeps them exactly-once too; unlike the single-row
+ * SQLite sink we cannot see which connections rows of a multi-row INSERT
+ * were new, so they are always offered.
+ */
 static int
 my_conn(struct mysql_sink *m, const Warp__ConnEvent *c)
 {
-	struct logd_buf	 rcpts = { NULL, 0, 0 };
+	struct myrows	*r;
 	char		 at[40];
-	long long	 r;
 	size_t		 i, j;
 
 	logd_sqltime(c->occurred_at_us, at);
 	at[26] = '\0';
-	p_reset(&m->p);
-	p_cstr(&m->p, c->connection_id);
-	p_cstr(&m->p, c->mail_from ? c->mail_from : "");
-	p_cstr(&m->p, c->mail_to ? c->mail_to : "");
-	p_cstr(&m->p, at);
-	p_i64(&m->p, 1, c->elapse_ms);
-	p_i64(&m->p, 1, c->seq);
-	if ((r = p_exec(m, MS_CONN)) < 0)
+	r = &m->rows[MT_CONN];
+	myrows_cstr(r, c->connection_id);
+	myrows_cstr(r, c->mail_from ? c->mail_from : "");
+	myrows_cstr(r, c->mail_to ? c->mail_to : "");
+	myrows_cstr(r, at);
+	myrows_i64(r, 1, c->elapse_ms);
+	myrows_i64(r, 1, c->seq);
+	if (my_end_row(m, MT_CONN) == -1)
 		return -1;
-	if (r == 0) {
-		m->dups++;
-		return 0;
-	}
-	m->stored++;
 
-	p_reset(&m->p);
-	p_cstr(&m->p, c->connection_id);
-	p_cstr(&m->p, c->client_addr);
-	p_cstr(&m->p, c->orig_dst_addr);
-	p_cstr(&m->p, c->outbound_addr);
-	p_cstr(&m->p, c->destination_host);
-	p_cstr(&m->p, c->helo);
-	p_i64(&m->p, c->has_message_count, c->message_count);
-	p_i64(&m->p, c->has_bytes_total, (int64_t)c->bytes_total);
-	p_cstr(&m->p, c->tls_version);
-	p_cstr(&m->p, c->tls_cipher);
-	p_cstr(&m->p, c->client_tls_version);
-	p_cstr(&m->p, c->client_tls_cipher);
-	p_i64(&m->p, c->has_banner_ms, c->banner_ms);
-	p_i64(&m->p, c->has_ehlo_ms, c->ehlo_ms);
-	p_i64(&m->p, c->has_mail_ms, c->mail_ms);
-	p_i64(&m->p, c->has_rcpt_ms, c->rcpt_ms);
-	p_i64(&m->p, c->has_data_ms, c->data_ms);
-	p_i64(&m->p, c->has_eod_ms, c->eod_ms);
-	p_i64(&m->p, c->has_total_ms, c->total_ms);
-	p_i64(&m->p, c->has_final_code, c->final_code);
-	p_cstr(&m->p, c->final_text);
-	p_cstr(&m->p, c->verdict);
-	p_cstr(&m->p, c->route_pool);
-	p_cstr(&m->p, c->route_reason);
-	p_cstr(&m->p, c->close_reason);
-	if (p_exec(m, MS_DETAILS) < 0)
+	r = &m->rows[MT_DETAILS];
+	myrows_cstr(r, c->connection_id);
+	myrows_cstr(r, c->client_addr);
+	myrows_cstr(r, c->orig_dst_addr);
+	myrows_cstr(r, c->outbound_addr);
+	myrows_cstr(r, c->destination_host);
+	myrows_cstr(r, c->helo);
+	myrows_i64(r, c->has_message_count, c->message_count);
+	myrows_i64(r, c->has_bytes_total, (int64_t)c->bytes_total);
+	myrows_cstr(r, c->tls_version);
+	myrows_cstr(r, c->tls_cipher);
+	myrows_cstr(r, c->client_tls_version);
+	myrows_cstr(r, c->client_tls_cipher);
+	myrows_i64(r, c->has_banner_ms, c->banner_ms);
+	myrows_i64(r, c->has_ehlo_ms, c->ehlo_ms);
+	myrows_i64(r, c->has_mail_ms, c->mail_ms);
+	myrows_i64(r, c->has_rcpt_ms, c->rcpt_ms);
+	myrows_i64(r, c->has_data_ms, c->data_ms);
+	myrows_i64(r, c->has_eod_ms, c->eod_ms);
+	myrows_i64(r, c->has_total_ms, c->total_ms);
+	myrows_i64(r, c->has_final_code, c->final_code);
+	myrows_cstr(r, c->final_text);
+	myrows_cstr(r, c->verdict);
+	myrows_cstr(r, c->route_pool);
+	myrows_cstr(r, c->route_reason);
+	myrows_cstr(r, c->close_reason);
+	if (my_end_row(m, MT_DETAILS) == -1)
 		return -1;
 
 	for (i = 0; i < c->n_transactions; i++) {
 		const Warp__Transaction *t = c->transactions[i];
 
-		rcpts.len = 0;
-		logd_buf_grow(&rcpts, 1);
-		rcpts.p[0] = '\0';
+		m->tmp.len = 0;
+		logd_buf_grow(&m->tmp, 1);
 		for (j = 0; j < t->n_rcpts; j++) {
 			if (j)
-				logd_buf_addc(&rcpts, ',');
-			logd_buf_adds(&rcpts, t->rcpts[j]->address ?
+				logd_buf_addc(&m->tmp, ',');
+			logd_buf_adds(&m->tmp, t->rcpts[j]->address ?
 			    t->rcpts[j]->address : "");
 		}
-		p_reset(&m->p);
-		p_cstr(&m->p, c->connection_id);
-		p_i64(&m->p, 1, (int64_t)i);
-		p_cstr(&m->p, t->mail_from ? t->mail_from : "");
-		p_cstr(&m->p, t->mail_params);
-		p_str(&m->p, rcpts.p, rcpts.len);
-		p_i64(&m->p, t->has_size, (int64_t)t->size);
-		p_i64(&m->p, t->has_final_code, t->final_code);
-		p_cstr(&m->p, t->final_text);
-		p_cstr(&m->p, t->verdict);
-		p_i64(&m->p, t->has_data_ms, t->data_ms);
-		p_i64(&m->p, t->has_eod_ms, t->eod_ms);
-		p_i64(&m->p, t->has_elapse_ms, t->elapse_ms);
-		p_cstr(&m->p, t->message_id);
-		if (p_exec(m, MS_TXN) < 0)
-			goto fail;
+		r = &m->rows[MT_TXN];
+		myrows_cstr(r, c->connection_id);
+		myrows_i64(r, 1, (int64_t)i);
+		myrows_cstr(r, t->mail_from ? t->mail_from : "");
+		myrows_cstr(r, t->mail_params);
+		myrows_str(r, m->tmp.p, m->tmp.len);
+		myrows_i64(r, t->has_size, (int64_t)t->size);
+		myrows_i64(r, t->has_final_code, t->final_code);
+		myrows_cstr(r, t->final_text);
+		myrows_cstr(r, t->verdict);
+		myrows_i64(r, t->has_data_ms, t->data_ms);
+		myrows_i64(r, t->has_eod_ms, t->eod_ms);
+		myrows_i64(r, t->has_elapse_ms, t->elapse_ms);
+		myrows_cstr(r, t->message_id);
+		if (my_end_row(m, MT_TXN) == -1)
+			return -1;
+		r = &m->rows[MT_RCPT];
 		for (j = 0; j < t->n_rcpts; j++) {
 			const Warp__Recipient *rc = t->rcpts[j];
 
-			p_reset(&m->p);
-			p_cstr(&m->p, c->connection_id);
-			p_i64(&m->p, 1, (int64_t)i);
-			p_i64(&m->p, 1, (int64_t)j);
-			p_cstr(&m->p, rc->address ? rc->address : "");
-			p_i64(&m->p, rc->has_code, rc->code);
-			p_cstr(&m->p, rc->text);
-			if (p_exec(m, MS_RCPT) < 0)
-				goto fail;
+			myrows_cstr(r, c->connection_id);
+			myrows_i64(r, 1, (int64_t)i);
+			myrows_i64(r, 1, (int64_t)j);
+			myrows_cstr(r, rc->address ? rc->address : "");
+			myrows_i64(r, rc->has_code, rc->code);
+			myrows_cstr(r, rc->text);
+			if (my_end_row(m, MT_RCPT) == -1)
+				return -1;
 		}
 	}
-	logd_buf_free(&rcpts);
 	return 0;
-fail:
-	logd_buf_free(&rcpts);
-	return -1;
 }
 
 /* Store packed batches in one transaction.  0, or -1 (then disconnected). */
@@ -596,7 +587,7 @@ my_store(struct mysql_sink *m, const uint8_t *const *bufs,
 	Warp__EventBatch	*eb;
 	uint64_t		 stored = m->stored, dups = m->dups;
 	size_t			 i, j;
-	int			 rc = 0;
+	int			 rc = 0, t;
 
 	for (i = 0; i < n && rc == 0; i++) {
 		eb = warp__event_batch__unpack(NULL, lens[i], bufs[i]);
@@ -615,10 +606,15 @@ my_store(struct mysql_sink *m, const uint8_t *const *bufs,
 		}
 		warp__event_batch__free_unpacked(eb, NULL);
 	}
+	/* what did not fill a whole chunk */
+	for (t = 0; t < MT_MAX && rc == 0; t++)
+		rc = my_send(m, t, m->rows[t].nrows);
 	if (rc == 0 && mysql_commit(m->my) == 0)
 		return 0;
 	log_warnx("mysql sink: transaction failed: %s", mysql_error(m->my));
 	mysql_rollback(m->my);
+	for (t = 0; t < MT_MAX; t++)
+		myrows_clear(&m->rows[t]);
 	m->stored = stored;
 	m->dups = dups;
 	m->errors++;
@@ -633,6 +629,7 @@ static int
 mysql_sink_open(struct sink *s, const struct conf *cf)
 {
 	struct mysql_sink	*m;
+	int			 t;
 
 	m = xcalloc(1, sizeof(*m));
 	s->priv = m;
@@ -651,6 +648,10 @@ mysql_sink_open(struct sink *s, const struct conf *cf)
 	m->spool_path = xasprintf("%s/mysql.spool", conf_str(cf, "spool_dir"));
 	m->backoff_us = 500000;
 	m->spool_fd = -1;
+	m->chunk_bytes = MY_CHUNK_BYTES;
+	for (t = 0; t < MT_MAX; t++)
+		myrows_init(&m->rows[t], &my_tables[t], MYROWS_MAX_ROWS,
+		    m->chunk_bytes);
 	if (mysql_library_init(0, NULL, NULL) != 0) {
 		log_warnx("mysql sink: mysql_library_init failed");
 		return -1;
@@ -775,13 +776,14 @@ static void
 mysql_sink_close(struct sink *s)
 {
 	struct mysql_sink	*m = s->priv;
-	int			 i;
+	int			 t;
 
 	my_disconnect(m);
 	if (m->spool_fd != -1)
 		close(m->spool_fd);
-	for (i = 0; i < MY_PARAMS; i++)
-		logd_buf_free(&m->p.str[i]);
+	for (t = 0; t < MT_MAX; t++)
+		myrows_free(&m->rows[t]);
+	logd_buf_free(&m->sql);
 	logd_buf_free(&m->tmp);
 	explicit_bzero(m->password, strlen(m->password));
 	free(m->host);
@@ -803,11 +805,13 @@ mysql_sink_stats(struct sink *s, char *out, size_t sz)
 	if (m == NULL)
 		return;
 	snprintf(out, sz, "connected=%d stored=%llu duplicates=%llu "
-	    "spooled=%llu spool_bytes=%llu dropped=%llu transaction_errors=%llu",
+	    "spooled=%llu spool_bytes=%llu dropped=%llu transaction_errors=%llu "
+	    "inserts=%llu",
 	    m->connected, (unsigned long long)m->stored,
 	    (unsigned long long)m->dups, (unsigned long long)m->spooled,
 	    (unsigned long long)(m->spool_end - m->spool_rd),
-	    (unsigned long long)m->dropped, (unsigned long long)m->errors);
+	    (unsigned long long)m->dropped, (unsigned long long)m->errors,
+	    (unsigned long long)m->inserts);
 }
 
 const struct sink_ops sink_mysql_ops = {
