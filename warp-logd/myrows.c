@@ -109,7 +109,8 @@ myrows_str(struct myrows *r, const void *s, size_t n)
 	size_t	 i = add_param(r);
 
 	r->off[i] = r->str.len;
-	logd_utf8_clean(&r->str, s, n);
+	if (n > 0)		/* empty bytes fields arrive as NULL */
+		logd_utf8_clean(&r->str, s, n);
 	r->len[i] = r->str.len - r->off[i];
 	r->b[i].buffer_type = MYSQL_TYPE_STRING;
 	r->open_bytes += PARAM_OVERHEAD + r->len[i];
