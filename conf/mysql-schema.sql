@@ -85,3 +85,10 @@ CREATE INDEX IF NOT EXISTS connections_occurred_at ON connections (occurred_at);
 
 INSERT INTO schema_version SELECT 2, CURRENT_TIMESTAMP(6) FROM DUAL
   WHERE NOT EXISTS (SELECT 1 FROM schema_version WHERE version = 2);
+
+-- Version 3: TEXT holds 65,535 bytes; a longer reply or header section
+-- would be cut short.  MEDIUMTEXT (16 MiB) reads back the same.
+ALTER TABLE communications MODIFY data MEDIUMTEXT;
+
+INSERT INTO schema_version SELECT 3, CURRENT_TIMESTAMP(6) FROM DUAL
+  WHERE NOT EXISTS (SELECT 1 FROM schema_version WHERE version = 3);

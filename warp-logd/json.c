@@ -39,7 +39,8 @@ void
 logd_buf_add(struct logd_buf *b, const void *p, size_t n)
 {
 	logd_buf_grow(b, n);
-	memcpy(b->p + b->len, p, n);
+	if (n > 0)		/* p may be NULL for empty data */
+		memcpy(b->p + b->len, p, n);
 	b->len += n;
 	b->p[b->len] = '\0';
 }

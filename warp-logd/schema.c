@@ -5,7 +5,8 @@
  * Version 1 is the original warp's two tables, created only if missing so
  * a database written by the original is adopted as it is.  Version 2 adds
  * the event id (seq) with UNIQUE (connection_id, seq) -- what makes replays
- * harmless -- and the extended tables.  Steps are never edited once
+ * harmless -- and the extended tables.  Version 3 widens MySQL's
+ * communications.data to MEDIUMTEXT.  Steps are never edited once
  * released; a change is a new step.  conf/mysql-schema.sql is the MySQL
  * side written out for operators who create tables by hand.
  */
@@ -102,6 +103,13 @@ const struct logd_schema_step logd_schema[] = {
 	  " PRIMARY KEY (connection_id, txn, idx)) DEFAULT CHARSET=utf8mb4;"
 	  "CREATE INDEX IF NOT EXISTS connections_occurred_at"
 	  " ON connections (occurred_at);" },
+	/* MySQL's TEXT holds 65,535 bytes and INSERT IGNORE would cut a
+	 * longer reply or header section short (with only a warning);
+	 * MEDIUMTEXT holds 16 MiB and reads back the same for every client
+	 * of the original column.  SQLite's TEXT has no such limit. */
+	{ 3,
+	  "",
+	  "ALTER TABLE communications MODIFY data MEDIUMTEXT;" },
 };
 const size_t logd_schema_nsteps = WARP_NELEM(logd_schema);
 

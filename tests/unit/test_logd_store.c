@@ -38,7 +38,8 @@ test_schema_fresh(void **state)
 	assert_int_equal(count(db, "SELECT count(*) FROM sqlite_master WHERE name IN ('connection_details','transactions','recipients')"), 3);
 	/* running it again is a no-op */
 	assert_int_equal(logd_sqlite_migrate(db, err, sizeof(err)), 0);
-	assert_int_equal(count(db, "SELECT count(*) FROM schema_version"), 2);
+	assert_int_equal(count(db, "SELECT count(*) FROM schema_version"),
+	    LOGD_SCHEMA_VERSION);
 	/* (connection_id, seq) is unique: a replay stores nothing */
 	assert_int_equal(sqlite3_exec(db, "INSERT OR IGNORE INTO communications (id, connection_id, direction, data, occurred_at, seq) VALUES ('A','C','>|','x','t',1);"
 	    "INSERT OR IGNORE INTO communications (id, connection_id, direction, data, occurred_at, seq) VALUES ('B','C','>|','x','t',1);"
