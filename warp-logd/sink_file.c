@@ -162,6 +162,8 @@ file_append(struct file_sink *f, const char *p, size_t len)
 	return 0;
 }
 
+static void	file_follow_path(struct file_sink *);
+
 static void
 file_sink_write(struct sink *s, struct logd_batch **group, size_t n)
 {
@@ -197,6 +199,10 @@ file_sink_write(struct sink *s, struct logd_batch **group, size_t n)
 		}
 		warp__event_batch__free_unpacked(eb, NULL);
 	}
+	/* One stat per write group (not per event): after a logrotate move,
+	 * nothing more is written to the moved file. */
+	if (f->buf.len > 0)
+		file_follow_path(f);
 	/* Until the bytes are on disk the batches are not acknowledged:
 	 * on a full disk this sink stalls (its queue fills, warp-logd answers
 	 * "unavailable", warp-proxyd keeps the events in its own spool). */
@@ -233,11 +239,11 @@ file_sink_reopen(struct sink *s)
 		log_info("file sink: reopened %s", f->path);
 }
 
-static int
-file_sink_tick(struct sink *s)
+/* The path names another file, or none: logrotate moved ours away. */
+static void
+file_follow_path(struct file_sink *f)
 {
-	struct file_sink	*f = s->priv;
-	struct stat		 st;
+	struct stat	 st;
 
 	if (stat(f->path, &st) == -1 || st.st_ino != f->ino ||
 	    st.st_dev != f->dev) {
@@ -245,6 +251,12 @@ file_sink_tick(struct sink *s)
 			log_info("file sink: %s was moved or removed, "
 			    "reopened", f->path);
 	}
+}
+
+static int
+file_sink_tick(struct sink *s)
+{
+	file_follow_path(s->priv);
 	return 1000;
 }
 
