@@ -604,12 +604,14 @@ smtp_ehlo_size(const char *in, size_t len)
 
 /*
  * Scanner states.  Only the first bytes of a line and CRs need per-byte
- * attention; the rest of a line is skipped with memchr().
+ * attention; the rest of a line is skipped with memchr().  D_DOT and
+ * D_DOTCR only follow D_BOL: after a bare LF a line is never the end.
  */
 enum {
-	D_BOL = 0,	/* at the start of a line (or of DATA) */
-	D_DOT,		/* the line so far is "." */
-	D_DOTCR,	/* the line so far is ".\r" */
+	D_BOL = 0,	/* at the start of DATA or after a real CRLF */
+	D_LFBOL,	/* at a line start after a (normalised) bare LF */
+	D_DOT,		/* the line so far is "." (from D_BOL) */
+	D_DOTCR,	/* the line so far is ".\r" (from D_BOL) */
 	D_TEXT,		/* inside a line, last byte not CR */
 	D_CR,		/* inside a line, last byte CR */
 	D_DONE,		/* the terminator has been consumed */
@@ -646,43 +648,59 @@ data_check_long(struct smtp_data *d)
 		d->flags |= SMTP_DATA_F_LONG_LINE;
 }
 
+/* Stop before the byte `at`: the caller relays s first.  The next call
+ * takes that byte as fixed. */
+static enum smtp_data_result
+data_insert(struct smtp_data *d, const char *s, size_t n, char at)
+{
+	d->insert = s;
+	d->insert_len = n;
+	d->added += n;
+	d->resume = (unsigned char)at;
+	return SMTP_DATA_INSERT;
+}
+
 enum smtp_data_result
 smtp_data_scan(struct smtp_data *d, const char *buf, size_t len, size_t *used)
 {
 	enum smtp_data_result	 res = SMTP_DATA_MORE;
 	const char		*lf;
 	size_t			 i = 0, end, seg;
-	int			 crlf, lf_ok;
+	int			 crlf, fixed, next;
 
 	if (d->state == D_DONE) {
 		*used = 0;
 		return SMTP_DATA_END;
 	}
-	lf_ok = d->lf_ok && len > 0 && buf[0] == '\n';
+	/* buf[0] is the byte the last INSERT was for: do not stop again. */
+	fixed = d->resume != 0 && len > 0 &&
+	    (unsigned char)buf[0] == d->resume;
 	if (len > 0)
-		d->lf_ok = 0;
+		d->resume = 0;
 
-	while (i < len) {
+	for (; i < len; fixed = 0) {
 		unsigned char c = (unsigned char)buf[i];
 
 		if (c == '\n') {
-			crlf = d->state == D_CR || d->state == D_DOTCR;
-			if (!crlf && !(lf_ok && i == 0)) {
-				/* Bare LF: let the caller put a CR before it. */
-				d->flags |= SMTP_DATA_F_BARE_LF;
-				d->lf_ok = 1;
-				res = SMTP_DATA_BARE_LF;
-				break;
-			}
-			if (d->state == D_DOT || d->state == D_DOTCR) {
-				if (d->state == D_DOT)
-					d->flags |= SMTP_DATA_F_BARE_LF_END;
-				d->bytes -= d->line_len;
+			if (d->state == D_DOTCR) {
+				/* "." CR LF after a real line start. */
 				d->state = D_DONE;
 				i++;
 				res = SMTP_DATA_END;
 				break;
 			}
+			crlf = d->state == D_CR;
+			if (!crlf && !fixed) {
+				/* Bare LF: a line end once a CR is in front.
+				 * A "." line ended so is content: stuff it. */
+				d->flags |= SMTP_DATA_F_BARE_LF;
+				res = d->state == D_DOT ?
+				    data_insert(d, ".\r", 2, '\n') :
+				    data_insert(d, "\r", 1, '\n');
+				break;
+			}
+			if (d->state == D_DOT)
+				d->bytes += d->line_len;  /* not the end */
 			data_check_long(d);
 			if (d->in_headers && d->line_len == (size_t)crlf) {
 				/* The empty line that ends the header section. */
@@ -691,7 +709,7 @@ smtp_data_scan(struct smtp_data *d, const char *buf, size_t len, size_t *used)
 			}
 			d->bytes++;
 			d->line_len = 0;
-			d->state = D_BOL;
+			d->state = crlf ? D_BOL : D_LFBOL;
 			i++;
 			continue;
 		}
@@ -712,17 +730,38 @@ smtp_data_scan(struct smtp_data *d, const char *buf, size_t len, size_t *used)
 			continue;
 		}
 
+		if (d->state == D_LFBOL && c == '.') {
+			/* Content the client did not stuff: stuff it, so
+			 * the destination un-stuffs it back. */
+			if (!fixed) {
+				res = data_insert(d, ".", 1, '.');
+				break;
+			}
+			data_line_grow(d, 2);	/* as relayed, with the dot */
+			d->bytes++;
+			d->state = D_TEXT;
+			i++;
+			continue;
+		}
+
 		/* One byte at a line start, or after a CR. */
 		if (d->state == D_CR || d->state == D_DOTCR)
 			d->flags |= SMTP_DATA_F_BARE_CR;   /* CR not before LF */
 		if (c == '\r')
-			d->state = d->state == D_DOT ? D_DOTCR : D_CR;
+			next = d->state == D_DOT ? D_DOTCR : D_CR;
 		else if (c == '.' && d->state == D_BOL)
-			d->state = D_DOT;
+			next = D_DOT;
 		else
-			d->state = D_TEXT;
+			next = D_TEXT;
+		if (next != D_DOT && next != D_DOTCR) {
+			/* A "." or ".\r" held back as a possible end is
+			 * content after all. */
+			if (d->state == D_DOT || d->state == D_DOTCR)
+				d->bytes += d->line_len;
+			d->bytes++;
+		}
+		d->state = next;
 		data_line_grow(d, 1);
-		d->bytes++;
 		i++;
 	}
 

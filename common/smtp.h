@@ -183,23 +183,33 @@ uint64_t smtp_ehlo_size(const char *in, size_t len);
 
 /*
  * Incremental end-of-data scanner for the DATA phase, fed raw bytes as
- * they arrive, in pieces of any size (down to one byte).
+ * they arrive, in pieces of any size (down to one byte).  It also says
+ * what the relay must add so the destination sees the message exactly as
+ * warp does (RFC 5321 4.1.1.4; Postfix smtpd_forbid_bare_newline =
+ * normalize):
  *
- * Lines inside DATA end at LF.  A bare LF (not preceded by CR) is reported
- * so the relay can normalise it to CRLF: the destination then sees the
- * same line boundaries warp saw, and "<LF>.<CR><LF>" cannot smuggle a
- * second transaction past warp.  End of data is a line consisting of "."
- * alone (after normalisation: CRLF "." CRLF), including at the very start
- * of DATA.
+ *  - DATA ends only at a line "." that starts at the start of DATA or
+ *    after a real CRLF and is itself ended by a real CRLF.  Nothing else
+ *    ends it.
+ *  - A bare LF (not preceded by CR) ends a line; "\r" is inserted before
+ *    it, so the destination never sees a bare LF.
+ *  - A line that starts after such a bare LF with "." is content: one
+ *    more "." is inserted before it, so the destination un-stuffs it back
+ *    to what the client sent and can never take "<LF>.<CR><LF>" as the end.
+ *  - A "." line after a real line start ended by a bare LF
+ *    ("<CR><LF>.<LF>") is content too: ".\r" is inserted before the LF
+ *    (the destination reads "..<CR><LF>", the content line ".").
  *
- * smtp_data_scan() consumes bytes from buf and returns how many it used:
+ * smtp_data_scan() consumes bytes from buf and sets *used:
  *   SMTP_DATA_MORE:   all of buf is message content; need more.
- *   SMTP_DATA_BARE_LF: buf[ret] is a bare LF; the caller relays
- *                     buf[0..ret), then "\r", then calls again from
- *                     buf+ret (the LF is then taken as a line end).
- *   SMTP_DATA_END:    buf[0..ret) ends with the terminating ".\r\n" (or
- *                     ".\n", also reported via SMTP_DATA_F_BARE_LF_END);
- *                     the bytes after ret belong to the next command.
+ *   SMTP_DATA_INSERT: buf[0..*used) is content; the caller relays it,
+ *                     then the d->insert_len bytes at d->insert (one of
+ *                     "\r", ".", ".\r"), then calls again from
+ *                     buf + *used.  That call takes the byte the scanner
+ *                     stopped at as already fixed (an empty call in
+ *                     between changes nothing).
+ *   SMTP_DATA_END:    buf[0..*used) ends with the terminating ".\r\n";
+ *                     the bytes after it belong to the next command.
  *                     Further calls return SMTP_DATA_END with *used 0.
  * It also counts bytes and tracks the header section.
  *
@@ -210,21 +220,29 @@ uint64_t smtp_ehlo_size(const char *in, size_t len);
  */
 enum smtp_data_result {
 	SMTP_DATA_MORE = 0,
-	SMTP_DATA_BARE_LF = 1,
+	SMTP_DATA_INSERT = 1,
 	SMTP_DATA_END = 2,
 };
-#define SMTP_DATA_F_BARE_LF	0x01	/* a bare LF was seen */
+#define SMTP_DATA_F_BARE_LF	0x01	/* a bare LF was seen (normalised) */
 #define SMTP_DATA_F_BARE_CR	0x02	/* a CR not followed by LF */
 #define SMTP_DATA_F_NUL		0x04
-#define SMTP_DATA_F_LONG_LINE	0x08	/* a line over SMTP_LINE_MAX */
-#define SMTP_DATA_F_BARE_LF_END	0x10	/* the terminator was ".<LF>" */
+#define SMTP_DATA_F_LONG_LINE	0x08	/* a line over SMTP_LINE_MAX, as
+					   relayed (with an inserted dot) */
+/* 0x10 was "the terminator was .<LF>": nothing ends DATA that way now. */
 
 struct smtp_data {
 	int		 state;		/* private */
-	int		 lf_ok;		/* private: next LF already fixed */
+	int		 resume;	/* private: byte the INSERT was for */
 	size_t		 line_len;	/* private */
+	const char	*insert;	/* SMTP_DATA_INSERT: what to relay */
+	size_t		 insert_len;
 	uint64_t	 bytes;		/* content bytes consumed, excl. the
-					   terminator, as received */
+					   terminator, as received; a "." or
+					   ".\r" that may still be the
+					   terminator is counted once it
+					   turns out to be content */
+	uint64_t	 added;		/* bytes inserted so far: the
+					   destination gets bytes + added */
 	uint64_t	 header_bytes;	/* length of the header section, set
 					   once the empty line is seen: the
 					   offset (as received) where that

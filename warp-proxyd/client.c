@@ -408,7 +408,6 @@ static void
 data_begin(struct session *s)
 {
 	smtp_data_init(&s->data);
-	s->data_lf_pending = 0;
 	session_enter_client(s, CS_DATA);
 	set_read_timeout(s, s->cfg->data_timeout_ms);
 }
@@ -443,7 +442,7 @@ data_end(struct session *s)
 	s->bytes_total += s->data.bytes;
 	if (t != NULL)
 		t->size = s->data.bytes;
-	if (s->data.flags & (SMTP_DATA_F_BARE_LF | SMTP_DATA_F_BARE_LF_END))
+	if (s->data.flags & SMTP_DATA_F_BARE_LF)
 		session_notef(s, "message had bare LF line ends; relayed as "
 		    "CRLF");
 	if (s->cstate == CS_DATA_DISCARD) {
@@ -537,20 +536,6 @@ data_emit(struct session *s, struct evbuffer *out, const char *p, size_t n)
 		evbuffer_add(out, p, n);
 }
 
-/* Continue scanning at a line start, keeping what was counted. */
-static void
-data_scanner_restart(struct session *s)
-{
-	struct smtp_data	 keep = s->data;
-
-	smtp_data_init(&s->data);
-	s->data.bytes = keep.bytes + 1;		/* the stuffed dot */
-	s->data.header_bytes = keep.header_bytes;
-	s->data.in_headers = keep.in_headers;
-	s->data.flags = (keep.flags & ~SMTP_DATA_F_BARE_LF_END) |
-	    SMTP_DATA_F_BARE_LF;
-}
-
 /*
  * Move message bytes from the client to the destination, chain by chain,
  * without copying them (evbuffer_remove_buffer moves whole chains).
@@ -577,24 +562,6 @@ data_pump(struct session *s)
 			}
 			out = bufferevent_get_output(s->dest);
 		}
-		if (s->data_lf_pending) {
-			unsigned char *h;
-
-			/* A line after a bare LF that starts with "." is
-			 * content, never the terminator: stuff its dot, so
-			 * the destination cannot read "<LF>.<CR><LF>" as the
-			 * end either (SMTP smuggling). */
-			if ((h = evbuffer_pullup(in, 2)) == NULL)
-				return 0;	/* need the byte after LF */
-			s->data_lf_pending = 0;
-			if (h[1] == '.') {
-				size_t u;
-
-				(void)smtp_data_scan(&s->data, "\n..", 3, &u);
-				evbuffer_drain(in, 2);
-				data_emit(s, out, "\n..", 3);
-			}
-		}
 		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1 || v.iov_len == 0)
 			return 0;
 		used = 0;
@@ -602,22 +569,12 @@ data_pump(struct session *s)
 		r = smtp_data_scan(&s->data, v.iov_base, v.iov_len, &used);
 		if (hdr_before && s->cfg->log_headers)
 			headers_collect(s, v.iov_base, used);
-		if (r == SMTP_DATA_END &&
-		    (s->data.flags & SMTP_DATA_F_BARE_LF_END) && used >= 2) {
-			/* "<CR><LF>.<LF>" is not the end (only CRLF.CRLF is):
-			 * a content line ".", relayed dot-stuffed. */
-			data_move(s, in, out, used - 2);
-			evbuffer_drain(in, 2);
-			data_emit(s, out, "..\r\n", 4);
-			data_scanner_restart(s);
-			continue;
-		}
 		data_move(s, in, out, used);
-		if (r == SMTP_DATA_BARE_LF) {
-			data_emit(s, out, "\r", 1);
-			s->data_lf_pending = 1;
-		}
-		if (s->cstate == CS_DATA && s->data.bytes > s->cfg->size_limit)
+		if (r == SMTP_DATA_INSERT)
+			data_emit(s, out, s->data.insert, s->data.insert_len);
+		/* What the destination receives, normalisation included. */
+		if (s->cstate == CS_DATA &&
+		    s->data.bytes + s->data.added > s->cfg->size_limit)
 			data_abort(s);
 		else if (s->cstate == CS_DATA && s->holding &&
 		    r != SMTP_DATA_END)

@@ -289,7 +289,6 @@ struct session {
 	uint8_t			 last_code_close; /* last relayed: 221/421 */
 	uint8_t			 dest_eof;
 	uint8_t			 auth_pending;	/* next line answers a 334 */
-	uint8_t			 data_lf_pending; /* DATA: bare LF at the head */
 	uint8_t			 client_eof;	/* half-closed; finish the rest */
 	uint8_t			 holding;	/* filter: DATA goes to held */
 	uint8_t			 filtering;	/* filter: verdict or relay owed */

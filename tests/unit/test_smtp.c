@@ -928,25 +928,22 @@ test_ehlo_size(void **state)
 
 /* ---- DATA scanner -------------------------------------------------------- */
 
-#define MAXBARE	32
-
 /* What one scan of a message produced, however it was split. */
 struct scan_out {
 	int		 ended;
 	size_t		 end;			/* offset after the terminator */
-	uint64_t	 bytes, header_bytes;
+	uint64_t	 bytes, added, header_bytes;
 	int		 in_headers;
 	unsigned	 flags;
-	size_t		 nbare;
-	size_t		 bare[MAXBARE];		/* offsets of bare LFs */
-	char		 relayed[16384];		/* what the caller sends on */
+	size_t		 ninsert;
+	char		 relayed[16384];	/* what the caller sends on */
 	size_t		 relayed_len;
 };
 
 /*
  * Feed in[] to a fresh scanner in chunks: cut[] lists chunk ends (the last
- * must be len).  Acts like the relay: passes bytes on, inserts CR before a
- * bare LF, stops at the end of data.
+ * must be len).  Acts like the relay: passes the used bytes on, then what
+ * an INSERT asks for, and stops at the end of data.
  */
 static void
 scan_chunks(const char *in, size_t len, const size_t *cut, size_t ncut,
@@ -963,28 +960,44 @@ scan_chunks(const char *in, size_t len, const size_t *cut, size_t ncut,
 			assert_true(guard < 2 * len + 4);
 			r = smtp_data_scan(&d, in + pos, cut[c] - pos, &used);
 			assert_true(used <= cut[c] - pos);
-			assert_true(o->relayed_len + used + 1 <=
+			assert_true(o->relayed_len + used + 2 <=
 			    sizeof(o->relayed));
 			memcpy(o->relayed + o->relayed_len, in + pos, used);
 			o->relayed_len += used;
 			pos += used;
-			if (r == SMTP_DATA_BARE_LF) {
-				assert_int_equal(in[pos], '\n');
-				assert_true(o->nbare < MAXBARE);
-				o->bare[o->nbare++] = pos;
-				o->relayed[o->relayed_len++] = '\r';
+			if (r == SMTP_DATA_INSERT) {
+				/* Only these, and only before these bytes. */
+				assert_true(pos < cut[c]);
+				if (d.insert_len == 1 && d.insert[0] == '.')
+					assert_int_equal(in[pos], '.');
+				else {
+					assert_true((d.insert_len == 1 &&
+					    d.insert[0] == '\r') ||
+					    (d.insert_len == 2 &&
+					    memcmp(d.insert, ".\r", 2) == 0));
+					assert_int_equal(in[pos], '\n');
+				}
+				memcpy(o->relayed + o->relayed_len, d.insert,
+				    d.insert_len);
+				o->relayed_len += d.insert_len;
+				o->ninsert++;
 			} else if (r == SMTP_DATA_END) {
 				o->ended = 1;
 				o->end = pos;
 				break;
-			} else
+			} else {
+				assert_int_equal(r, SMTP_DATA_MORE);
 				assert_int_equal(pos, cut[c]);
+			}
 		}
 	}
 	o->bytes = d.bytes;
+	o->added = d.added;
 	o->header_bytes = d.header_bytes;
 	o->in_headers = d.in_headers;
 	o->flags = d.flags;
+	/* Everything relayed is what was used plus what was inserted. */
+	assert_int_equal(o->relayed_len, pos + d.added);
 	if (o->ended) {
 		/* After the end, the scanner takes nothing more. */
 		assert_int_equal(smtp_data_scan(&d, "x", 1, &used),
@@ -999,11 +1012,11 @@ assert_same_scan(const struct scan_out *a, const struct scan_out *b)
 	assert_int_equal(a->ended, b->ended);
 	assert_int_equal(a->end, b->end);
 	assert_int_equal(a->bytes, b->bytes);
+	assert_int_equal(a->added, b->added);
 	assert_int_equal(a->header_bytes, b->header_bytes);
 	assert_int_equal(a->in_headers, b->in_headers);
 	assert_int_equal(a->flags, b->flags);
-	assert_int_equal(a->nbare, b->nbare);
-	assert_memory_equal(a->bare, b->bare, a->nbare * sizeof(a->bare[0]));
+	assert_int_equal(a->ninsert, b->ninsert);
 	assert_int_equal(a->relayed_len, b->relayed_len);
 	assert_memory_equal(a->relayed, b->relayed, a->relayed_len);
 }
@@ -1013,7 +1026,6 @@ assert_same_scan(const struct scan_out *a, const struct scan_out *b)
 #define F_CR	SMTP_DATA_F_BARE_CR
 #define F_NUL	SMTP_DATA_F_NUL
 #define F_LONG	SMTP_DATA_F_LONG_LINE
-#define F_LFEND	SMTP_DATA_F_BARE_LF_END
 
 static const struct data_case {
 	const char	*name;
@@ -1039,26 +1051,44 @@ static const struct data_case {
 	{ "stuffed dot at the start", B("..\r\n.\r\n"), 7, 4, 0, 1, 0, { NULL, 0 } },
 	{ "stuffed dot, no end", B("a\r\n..\r\nb"), NOEND, 8, 0, 1, 0,
 	  B("a\r\n..\r\nb") },
+	{ "stuffed lines untouched", B("..x\r\n...\r\n..\r\n.\r\n"), 17, 14, 0,
+	  1, 0, { NULL, 0 } },
 	{ "dot-text line", B("x\r\n.x\r\n.\r\n"), 10, 7, 0, 1, 0, { NULL, 0 } },
 	{ "dot space is not the end", B("x\r\n. \r\n.\r\n"), 10, 7, 0, 1, 0,
 	  { NULL, 0 } },
 	{ "no end yet", B("Subject: x\r\n\r\nbody\r\n"), NOEND, 20, 12, 0, 0,
 	  B("Subject: x\r\n\r\nbody\r\n") },
-	{ "dot without LF", B("a\r\n.\r"), NOEND, 5, 0, 1, 0, B("a\r\n.\r") },
+	/* a "." that may still be the end is not counted yet */
+	{ "dot without LF", B("a\r\n.\r"), NOEND, 3, 0, 1, 0, B("a\r\n.\r") },
+	{ "dot at the very end", B("a\r\n."), NOEND, 3, 0, 1, 0, B("a\r\n.") },
 	{ "bytes after the end", B("a\r\n.\r\nMAIL FROM:<x@y>\r\n"), 6, 3, 0,
 	  1, 0, B("a\r\n.\r\n") },
-	/* bare LF: normalised by the caller */
-	{ "smuggling <LF>.<CR><LF>",
-	  B("Subject: x\r\n\r\nhello\n.\r\nMAIL FROM:<evil@x>\r\nRCPT TO:<v@y>\r\n"),
-	  23, 20, 12, 0, F_LF, B("Subject: x\r\n\r\nhello\r\n.\r\n") },
-	{ "<LF>.<LF>", B("hello\n.\nQUIT\r\n"), 8, 6, 0, 1, F_LF | F_LFEND,
-	  B("hello\r\n.\r\n") },
-	{ "<CR><LF>.<LF>", B("hello\r\n.\nQUIT\r\n"), 9, 7, 0, 1,
-	  F_LF | F_LFEND, B("hello\r\n.\r\n") },
-	{ ".<LF> at the start", B(".\n"), 2, 0, 0, 1, F_LF | F_LFEND,
-	  B(".\r\n") },
-	{ "bare LF everywhere", B("a\n\nb\n.\n"), 7, 5, 2, 0, F_LF | F_LFEND,
-	  B("a\r\n\r\nb\r\n.\r\n") },
+	/* bare LF: a line end after a CR is inserted, never the end of data */
+	{ "the smuggling probe is content",
+	  B("Subject: x\r\n\r\nhello\n.\r\nMAIL FROM:<evil@x>\r\n"
+	    "RCPT TO:<v@y>\r\nDATA\r\n\r\nevil\r\n.\r\nQUIT\r\n"),
+	  75, 72, 12, 0, F_LF,
+	  B("Subject: x\r\n\r\nhello\r\n..\r\nMAIL FROM:<evil@x>\r\n"
+	    "RCPT TO:<v@y>\r\nDATA\r\n\r\nevil\r\n.\r\n") },
+	{ "<LF>.<CR><LF> is not the end", B("hello\n.\r\nQUIT\r\n"), NOEND,
+	  15, 0, 1, F_LF, B("hello\r\n..\r\nQUIT\r\n") },
+	{ "<LF>.<LF> is not the end", B("hello\n.\nQUIT\r\n"), NOEND, 14, 0,
+	  1, F_LF, B("hello\r\n..\r\nQUIT\r\n") },
+	{ "<CR><LF>.<LF> is content", B("hello\r\n.\nmore\r\n.\r\n"), 18, 15,
+	  0, 1, F_LF, B("hello\r\n..\r\nmore\r\n.\r\n") },
+	{ "<CR><LF>.<LF> at the end of a read", B("hello\r\n.\n"), NOEND, 9,
+	  0, 1, F_LF, B("hello\r\n..\r\n") },
+	{ ".<LF> at the start", B(".\n"), NOEND, 2, 0, 1, F_LF, B("..\r\n") },
+	{ ".<LF> at the start, then .<CR><LF>", B(".\n.\r\n"), NOEND, 5, 0,
+	  1, F_LF, B("..\r\n..\r\n") },
+	{ "<LF>..x gets one more dot", B("a\n..x\r\n.\r\n"), 10, 7, 0, 1, F_LF,
+	  B("a\r\n...x\r\n.\r\n") },
+	{ "<LF>. then the real end", B("a\n.\r\n.\r\n"), 8, 5, 0, 1, F_LF,
+	  B("a\r\n..\r\n.\r\n") },
+	{ "dot after a bare LF at the very end", B("a\n."), NOEND, 3, 0, 1,
+	  F_LF, B("a\r\n..") },
+	{ "bare LF everywhere", B("a\n\nb\n.\n"), NOEND, 7, 2, 0, F_LF,
+	  B("a\r\n\r\nb\r\n..\r\n") },
 	{ "bare LF at the start", B("\nx\r\n.\r\n"), 7, 4, 0, 0, F_LF,
 	  B("\r\nx\r\n.\r\n") },
 	{ "bare LF then CRLF", B("a\n\r\nb\r\n.\r\n"), 10, 7, 2, 0, F_LF,
@@ -1076,9 +1106,9 @@ static const struct data_case {
 	{ "NUL at line start", B("\0\r\n.\r\n"), 6, 3, 0, 1, F_NUL, { NULL, 0 } },
 	{ "NUL after the end is not ours", B(".\r\n\0"), 3, 0, 0, 1, 0,
 	  B(".\r\n") },
-	{ "all at once", B("H: v\n\r\n\0.\r\r\n..\r\n.\n"), 18, 16, 5, 0,
-	  F_LF | F_CR | F_NUL | F_LFEND,
-	  B("H: v\r\n\r\n\0.\r\r\n..\r\n.\r\n") },
+	{ "all at once", B("H: v\n\r\n\0.\r\r\n..\r\n.\n\r\n.\r\n"), 23, 20,
+	  5, 0, F_LF | F_CR | F_NUL,
+	  B("H: v\r\n\r\n\0.\r\r\n..\r\n..\r\n\r\n.\r\n") },
 };
 
 static void
@@ -1151,43 +1181,65 @@ test_data_table(void **state)
 	}
 }
 
-/* Lines of exactly SMTP_LINE_MAX (with CRLF) pass; one more is flagged,
- * however the line is split, with CRLF or bare LF. */
+/* Lines of exactly SMTP_LINE_MAX (with CRLF) as relayed pass; one more is
+ * flagged, however the line is split, with CRLF or bare LF, and with the
+ * dot stuffed in after a bare LF counted. */
 static void
 test_data_long_lines(void **state)
 {
 	static const struct {
-		size_t		 content;
+		const char	*lead;		/* before the long line */
+		size_t		 content;	/* of the long line, as sent */
 		const char	*eol;
 		unsigned	 flags;
 	} t[] = {
-		{ SMTP_LINE_MAX - 2, "\r\n", 0 },
-		{ SMTP_LINE_MAX - 1, "\r\n", F_LONG },
-		{ SMTP_LINE_MAX - 2, "\n", F_LF },
-		{ SMTP_LINE_MAX - 1, "\n", F_LF | F_LONG },
-		{ 5000, "\r\n", F_LONG },
-		{ SMTP_LINE_MAX - 3, "\r\r\n", F_CR },
-		{ SMTP_LINE_MAX - 2, "\r\r\n", F_CR | F_LONG },
+		{ "", SMTP_LINE_MAX - 2, "\r\n", 0 },
+		{ "", SMTP_LINE_MAX - 1, "\r\n", F_LONG },
+		{ "", SMTP_LINE_MAX - 2, "\n", F_LF },
+		{ "", SMTP_LINE_MAX - 1, "\n", F_LF | F_LONG },
+		{ "", 5000, "\r\n", F_LONG },
+		{ "", SMTP_LINE_MAX - 3, "\r\r\n", F_CR },
+		{ "", SMTP_LINE_MAX - 2, "\r\r\n", F_CR | F_LONG },
+		{ "a\n", SMTP_LINE_MAX - 3, "\r\n", F_LF },
+		{ "a\n", SMTP_LINE_MAX - 2, "\r\n", F_LF | F_LONG },
 	};
+	static const char tail[] = "z\r\n.\r\n";
 	char	in[8192], rel[8192];
-	size_t	i, n, rn, el;
+	size_t	i, n, rn, el, ll;
 
 	(void)state;
 	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		ll = strlen(t[i].lead);
 		el = strlen(t[i].eol);
-		memset(in, 'x', t[i].content);
-		memcpy(in + t[i].content, t[i].eol, el);
-		memcpy(in + t[i].content + el, ".\r\n", 3);
-		n = t[i].content + el + 3;
-		memcpy(rel, in, n);
-		rn = n;
-		if (strcmp(t[i].eol, "\n") == 0) {
-			rel[t[i].content] = '\r';
-			memcpy(rel + t[i].content + 1, "\n.\r\n", 4);
-			rn = n + 1;
+		n = rn = 0;
+		memcpy(in, t[i].lead, ll);
+		n += ll;
+		if (ll > 0) {
+			/* "a\n": relayed "a\r\n", the long line then starts
+			 * with a dot that gets one more. */
+			memcpy(rel, "a\r\n.", 4);
+			rn = 4;
 		}
-		check_data_case("long", in, n, n, t[i].content + el, 0, 1,
-		    t[i].flags, rel, rn);
+		memset(in + n, ll > 0 ? '.' : 'x', 1);
+		memset(in + n + 1, 'x', t[i].content - 1);
+		memcpy(rel + rn, in + n, t[i].content);
+		n += t[i].content;
+		rn += t[i].content;
+		memcpy(in + n, t[i].eol, el);
+		n += el;
+		if (strcmp(t[i].eol, "\n") == 0) {
+			memcpy(rel + rn, "\r\n", 2);
+			rn += 2;
+		} else {
+			memcpy(rel + rn, t[i].eol, el);
+			rn += el;
+		}
+		memcpy(in + n, tail, sizeof(tail) - 1);
+		n += sizeof(tail) - 1;
+		memcpy(rel + rn, tail, sizeof(tail) - 1);
+		rn += sizeof(tail) - 1;
+		check_data_case("long", in, n, n, n - 3, 0, 1, t[i].flags,
+		    rel, rn);
 	}
 	/* A long line that has not ended yet is flagged at once. */
 	{
@@ -1203,33 +1255,38 @@ test_data_long_lines(void **state)
 	}
 }
 
-/* Step by step, the bare-LF protocol as the relay sees it. */
+/* Step by step, the INSERT protocol as the relay sees it. */
 static void
-test_data_bare_lf_sequence(void **state)
+test_data_insert_sequence(void **state)
 {
 	struct smtp_data	d;
 	const char		*buf = "hi\n.\r\nMAIL FROM:<x@y>\r\n";
-	size_t			used;
+	size_t			used, n = strlen(buf);
 
 	(void)state;
 	smtp_data_init(&d);
-	assert_int_equal(smtp_data_scan(&d, buf, strlen(buf), &used),
-	    SMTP_DATA_BARE_LF);
+	assert_int_equal(smtp_data_scan(&d, buf, n, &used), SMTP_DATA_INSERT);
 	assert_int_equal(used, 2);		/* relay "hi", then "\r" */
+	assert_mem_str(d.insert, d.insert_len, "\r");
 	assert_true(d.flags & F_LF);
-	/* Called again from the LF: it is taken as a line end. */
-	assert_int_equal(smtp_data_scan(&d, buf + 2, strlen(buf) - 2, &used),
-	    SMTP_DATA_END);
-	assert_int_equal(used, 4);		/* "\n.\r\n" */
-	assert_int_equal(d.bytes, 3);
-	/* What follows is the next command. */
-	assert_memory_equal(buf + 6, "MAIL FROM:", 10);
+	/* Called again from the LF: a line end; the "." after it is
+	 * content the client did not stuff. */
+	assert_int_equal(smtp_data_scan(&d, buf + 2, n - 2, &used),
+	    SMTP_DATA_INSERT);
+	assert_int_equal(used, 1);		/* relay "\n", then "." */
+	assert_mem_str(d.insert, d.insert_len, ".");
+	/* Called again from the ".": the rest is content, no end. */
+	assert_int_equal(smtp_data_scan(&d, buf + 3, n - 3, &used),
+	    SMTP_DATA_MORE);
+	assert_int_equal(used, n - 3);
+	assert_int_equal(d.bytes, n);
+	assert_int_equal(d.added, 2);
 
 	/* A bare LF at the start of a later read. */
 	smtp_data_init(&d);
 	assert_int_equal(smtp_data_scan(&d, "abc", 3, &used), SMTP_DATA_MORE);
 	assert_int_equal(smtp_data_scan(&d, "\ndef", 4, &used),
-	    SMTP_DATA_BARE_LF);
+	    SMTP_DATA_INSERT);
 	assert_int_equal(used, 0);
 	/* An empty read in between keeps the LF "fixed". */
 	assert_int_equal(smtp_data_scan(&d, "", 0, &used), SMTP_DATA_MORE);
@@ -1238,9 +1295,22 @@ test_data_bare_lf_sequence(void **state)
 	assert_int_equal(used, 4);
 	/* The next bare LF is reported again. */
 	assert_int_equal(smtp_data_scan(&d, "\n", 1, &used),
-	    SMTP_DATA_BARE_LF);
+	    SMTP_DATA_INSERT);
 	assert_int_equal(used, 0);
 	assert_int_equal(d.bytes, 7);
+	assert_int_equal(d.added, 2);
+
+	/* "<CR><LF>.<LF>": ".\r" before the LF, then it is content. */
+	smtp_data_init(&d);
+	assert_int_equal(smtp_data_scan(&d, "a\r\n.\n", 5, &used),
+	    SMTP_DATA_INSERT);
+	assert_int_equal(used, 4);
+	assert_mem_str(d.insert, d.insert_len, ".\r");
+	assert_int_equal(d.bytes, 3);		/* the "." is held back */
+	assert_int_equal(smtp_data_scan(&d, "\n", 1, &used), SMTP_DATA_MORE);
+	assert_int_equal(used, 1);
+	assert_int_equal(d.bytes, 5);
+	assert_int_equal(d.added, 2);
 }
 
 /* A large message in CRLF lines, fed in odd-sized reads. */
@@ -1271,7 +1341,7 @@ test_data_large(void **state)
 	    chunk = chunk * 7 % 16381 + 1) {
 		r = smtp_data_scan(&d, msg + pos,
 		    chunk < n + 3 - pos ? chunk : n + 3 - pos, &used);
-		assert_int_not_equal(r, SMTP_DATA_BARE_LF);
+		assert_int_not_equal(r, SMTP_DATA_INSERT);
 		if (r == SMTP_DATA_END) {
 			pos += used;
 			break;
@@ -1282,6 +1352,7 @@ test_data_large(void **state)
 	assert_int_equal(d.bytes, n);
 	assert_int_equal(d.header_bytes, 14);
 	assert_int_equal(d.flags, 0);
+	assert_int_equal(d.added, 0);
 	free(msg);
 }
 
@@ -1402,7 +1473,7 @@ main(void)
 		cmocka_unit_test(test_ehlo_size),
 		cmocka_unit_test(test_data_table),
 		cmocka_unit_test(test_data_long_lines),
-		cmocka_unit_test(test_data_bare_lf_sequence),
+		cmocka_unit_test(test_data_insert_sequence),
 		cmocka_unit_test(test_data_large),
 		cmocka_unit_test(test_stuff),
 		cmocka_unit_test(test_unstuff),
