@@ -127,6 +127,8 @@ daemon_flag(struct daemon *d, int argc, char **argv, int *ip)
 			value = argv[++*ip];
 		else
 			usage_error(d->spec, "-%s needs a value", f->name);
+		if (f->apply == NULL && f->key != NULL && value != NULL)
+			daemon_override(d, f->key, value);
 		if (f->apply != NULL && f->apply(d, value) == -1) {
 			fprintf(stderr, "%s: invalid value for -%s: %s\n",
 			    d->spec->name, f->name, value != NULL ? value : "");

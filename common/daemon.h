@@ -48,8 +48,10 @@ struct daemon_flag {
 	const char	*name;		/* without the dash: "outbound-ip" */
 	int		 has_arg;
 	const char	*help;
-	/* Usually calls daemon_override(); return -1 to reject the value. */
+	/* Usually calls daemon_override(); return -1 to reject the value.
+	 * NULL with key set: the flag is simply "-o key=value". */
 	int		(*apply)(struct daemon *, const char *arg);
+	const char	*key;
 };
 
 struct daemon_spec {

@@ -147,22 +147,6 @@ static void	schedule_pump(struct evstream *);
 
 /* ---- small helpers ------------------------------------------------------- */
 
-static void
-put_be32(uint8_t *p, uint32_t v)
-{
-	p[0] = v >> 24;
-	p[1] = v >> 16;
-	p[2] = v >> 8;
-	p[3] = v;
-}
-
-static uint32_t
-get_be32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	    (uint32_t)p[2] << 8 | p[3];
-}
-
 static size_t
 put_varint(uint8_t *p, uint64_t v)
 {
@@ -620,7 +604,7 @@ send_spool(struct evstream *es, uint64_t limit)
 			spool_cut(es, start, "short record");
 			return 0;
 		}
-		rlen = get_be32(es->rbuf);
+		rlen = warp_get_be32(es->rbuf);
 		if (rlen <= EVSTREAM_REC_HDR || rlen > EVSTREAM_MAX_EVENT) {
 			spool_cut(es, start, "corrupt record");
 			return 0;
@@ -638,7 +622,7 @@ send_spool(struct evstream *es, uint64_t limit)
 	len = LEN_ROOM;
 	grow(&es->wbuf, &es->wcap, LEN_ROOM);
 	while (n < es->batch_max && off + EVSTREAM_REC_HDR <= got) {
-		rlen = get_be32(es->rbuf + off);
+		rlen = warp_get_be32(es->rbuf + off);
 		if (rlen <= EVSTREAM_REC_HDR || rlen > EVSTREAM_MAX_EVENT)
 			break;		/* reported when it comes first */
 		if (off + rlen > got)
@@ -912,7 +896,7 @@ enqueue_event(struct evstream *es, const Warp__Event *ev)
 	}
 	r = xmalloc(sizeof(*r) + EVSTREAM_REC_HDR + n);
 	r->len = (uint32_t)(EVSTREAM_REC_HDR + n);
-	put_be32(r->data, r->len);
+	warp_put_be32(r->data, r->len);
 	warp__event__pack(ev, r->data + EVSTREAM_REC_HDR);
 	enqueue(es, r);
 }
@@ -1024,6 +1008,26 @@ write_recs(struct evstream *es, int fd, struct recq *q, uint64_t *used,
 	return 0;
 }
 
+/* Shutdown could not spool: every event still in memory is lost, counted
+ * and logged. */
+static void
+drop_unspooled(struct evstream *es)
+{
+	struct batch	*b;
+	uint64_t	 lost = es->memq.n;
+
+	while ((b = TAILQ_FIRST(&es->retry)) != NULL) {
+		TAILQ_REMOVE(&es->retry, b, entry);
+		lost += b->recs.n;
+		es->mem_bytes -= b->recs.bytes;
+		batch_free(b);
+	}
+	es->mem_bytes -= es->memq.bytes;
+	recq_free(&es->memq);
+	note_drop(es, lost);
+	droplog_flush(es);
+}
+
 void
 evstream_flush_to_spool(struct evstream *es)
 {
@@ -1040,15 +1044,7 @@ evstream_flush_to_spool(struct evstream *es)
 		return;
 
 	if (spool_open(es) == -1) {
-		while ((b = TAILQ_FIRST(&es->retry)) != NULL) {
-			TAILQ_REMOVE(&es->retry, b, entry);
-			es->mem_bytes -= b->recs.bytes;
-			batch_free(b);
-		}
-		es->mem_bytes -= es->memq.bytes;
-		recq_free(&es->memq);
-		note_drop(es, lost);
-		droplog_flush(es);
+		drop_unspooled(es);
 		return;
 	}
 
@@ -1127,18 +1123,7 @@ fail:
 		unlink(tmp);
 		free(tmp);
 	}
-	lost = es->memq.n;
-	TAILQ_FOREACH(b, &es->retry, entry)
-		lost += b->recs.n;
-	while ((b = TAILQ_FIRST(&es->retry)) != NULL) {
-		TAILQ_REMOVE(&es->retry, b, entry);
-		es->mem_bytes -= b->recs.bytes;
-		batch_free(b);
-	}
-	es->mem_bytes -= es->memq.bytes;
-	recq_free(&es->memq);
-	note_drop(es, lost);
-	droplog_flush(es);
+	drop_unspooled(es);
 }
 
 /* ---- life cycle ------------------------------------------------------------------ */

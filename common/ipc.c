@@ -149,22 +149,6 @@ frame_limit(size_t max)
 	return max;
 }
 
-static uint32_t
-get_be32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	    (uint32_t)p[2] << 8 | (uint32_t)p[3];
-}
-
-static void
-put_be32(uint8_t *p, uint32_t v)
-{
-	p[0] = v >> 24;
-	p[1] = v >> 16;
-	p[2] = v >> 8;
-	p[3] = v;
-}
-
 enum ipc_decode_result
 ipc_decode(const uint8_t *buf, size_t len, size_t max_frame,
     Warp__Frame **out, size_t *consumed, const char **err)
@@ -178,7 +162,7 @@ ipc_decode(const uint8_t *buf, size_t len, size_t max_frame,
 	*out = NULL;
 	if (len < IPC_HDR_LEN)
 		return IPC_DECODE_MORE;
-	n = get_be32(buf);
+	n = warp_get_be32(buf);
 	if (n > frame_limit(max_frame)) {
 		*err = ipc_err_too_large;
 		return IPC_DECODE_BAD;
@@ -227,7 +211,7 @@ ipc_encode(struct evbuffer *out, const Warp__Frame *f)
 	if (evbuffer_reserve_space(out, IPC_HDR_LEN + n, &v, 1) != 1)
 		return -1;
 	p = v.iov_base;
-	put_be32(p, n);
+	warp_put_be32(p, n);
 	warp__frame__pack(f, p + IPC_HDR_LEN);
 	v.iov_len = IPC_HDR_LEN + n;
 	return evbuffer_commit_space(out, &v, 1) == 0 ? 0 : -1;
@@ -243,7 +227,7 @@ ipc_encode_alloc(const Warp__Frame *f, size_t *lenp)
 	if (n > IPC_MAX_FRAME)
 		return NULL;
 	p = xmalloc(IPC_HDR_LEN + n);
-	put_be32(p, n);
+	warp_put_be32(p, n);
 	warp__frame__pack(f, p + IPC_HDR_LEN);
 	*lenp = IPC_HDR_LEN + n;
 	return p;
@@ -469,7 +453,7 @@ conn_process(struct ipc_conn *c)
 			break;
 		}
 		evbuffer_copyout(in, hdr, sizeof(hdr));
-		n = get_be32(hdr);
+		n = warp_get_be32(hdr);
 		if (n > c->max_frame) {
 			conn_bad(c, ipc_err_too_large, hdr, sizeof(hdr));
 			break;

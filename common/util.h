@@ -52,6 +52,23 @@ void	 warp_ulid(char out[WARP_ULID_LEN + 1]);
  * "2026-11-24T18:43:00.123456Z"; out must hold 32 bytes. */
 void	 warp_time_rfc3339(int64_t us, char out[32]);
 
+/* Big-endian 32-bit values (frame and spool record lengths). */
+static inline void
+warp_put_be32(uint8_t *p, uint32_t v)
+{
+	p[0] = v >> 24;
+	p[1] = v >> 16;
+	p[2] = v >> 8;
+	p[3] = v;
+}
+
+static inline uint32_t
+warp_get_be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	    (uint32_t)p[2] << 8 | p[3];
+}
+
 /* Read a whole small file; NULL with errno on failure. */
 char	*util_read_file(const char *path, size_t max, size_t *lenp);
 

@@ -247,17 +247,10 @@ logd_check(const struct conf *cf, struct conf_diag *diag)
 		    conf_origin(cf, "sqlite_path"));
 }
 
-static int
-flag_plugins(struct daemon *d, const char *arg)
-{
-	daemon_override(d, "sinks", arg);
-	return 0;
-}
-
 static const struct daemon_flag logd_flags[] = {
 	{ "plugins", 1, "sinks, comma separated (the original's flag)",
-	  flag_plugins },
-	{ NULL, 0, NULL, NULL }
+	  NULL, "sinks" },
+	{ NULL, 0, NULL, NULL, NULL }
 };
 
 /* ---- batches ------------------------------------------------------------------ */

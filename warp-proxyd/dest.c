@@ -422,6 +422,26 @@ record_text(char **dst, const struct smtp_reply *r)
  * One complete reply of len bytes at the head of the input.  Returns -1
  * when the input must not be read further (TLS switch, session ending).
  */
+/* The reply to DATA: its time, and for a 354 the original's "elapse"
+ * (accept -> first 354) and the transaction's own figures. */
+static void
+note_data_reply(struct session *s, int code, int64_t ms)
+{
+	int64_t	 e;
+
+	if (s->data_ms < 0)
+		s->data_ms = ms;
+	if (code != 354)
+		return;
+	e = session_ms_since(s->accept_mono);
+	if (s->elapse_ms < 0)
+		s->elapse_ms = e;
+	if (s->cur != NULL) {
+		s->cur->data_ms = ms;
+		s->cur->elapse_ms = e;
+	}
+}
+
 static int
 handle_reply(struct session *s, const char *buf, size_t len)
 {
@@ -488,35 +508,15 @@ handle_reply(struct session *s, const char *buf, size_t len)
 		}
 		break;
 	case SMTP_VERB_DATA:
-		if (s->data_ms < 0)
-			s->data_ms = ms;
 		relay_reply(s, "<-", buf, len);
 		fifo_pop(&s->fifo);
-		if (code == 354) {
-			int64_t e = session_ms_since(s->accept_mono);
-
-			if (s->elapse_ms < 0)
-				s->elapse_ms = e;
-			if (s->cur != NULL) {
-				s->cur->data_ms = ms;
-				s->cur->elapse_ms = e;
-			}
-		}
+		note_data_reply(s, code, ms);
 		client_data_reply(s, code == 354);
 		return 0;
 	case PV_FDATA:
-		if (s->data_ms < 0)
-			s->data_ms = ms;
 		fifo_pop(&s->fifo);
+		note_data_reply(s, code, ms);
 		if (code == 354) {
-			int64_t e = session_ms_since(s->accept_mono);
-
-			if (s->elapse_ms < 0)
-				s->elapse_ms = e;
-			if (s->cur != NULL) {
-				s->cur->data_ms = ms;
-				s->cur->elapse_ms = e;
-			}
 			consume_reply(s, buf, len);
 			filter_dest_reply(s, p, code);
 			return 0;

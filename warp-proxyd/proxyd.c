@@ -50,30 +50,16 @@ flag_port_cb(struct daemon *d, const char *arg)
 	return 0;
 }
 
-static int
-flag_outbound_cb(struct daemon *d, const char *arg)
-{
-	daemon_override(d, "outbound_ip", arg);
-	return 0;
-}
-
-static int
-flag_size_cb(struct daemon *d, const char *arg)
-{
-	daemon_override(d, "message_size_limit", arg);
-	return 0;
-}
-
 static const struct daemon_flag proxyd_flags[] = {
 	{ "ip", 1, "listen address (original warp flag; with -port)",
-	  flag_ip_cb },
+	  flag_ip_cb, NULL },
 	{ "port", 1, "listen port (original warp flag; with -ip)",
-	  flag_port_cb },
+	  flag_port_cb, NULL },
 	{ "outbound-ip", 1, "source address toward destinations "
-	  "(= outbound_ip)", flag_outbound_cb },
+	  "(= outbound_ip)", NULL, "outbound_ip" },
 	{ "message-size-limit", 1, "largest message in bytes "
-	  "(= message_size_limit)", flag_size_cb },
-	{ NULL, 0, NULL, NULL }
+	  "(= message_size_limit)", NULL, "message_size_limit" },
+	{ NULL, 0, NULL, NULL, NULL }
 };
 
 /* -ip and -port combine into one listen address, as in the original. */

@@ -46,10 +46,11 @@ flag_fancy(struct daemon *d, const char *arg)
 }
 
 static const struct daemon_flag td_flags[] = {
-	{ "tries", 1, "retry count", flag_tries },
-	{ "fancy", 0, "be fancy", flag_fancy },
-	{ "outbound-tries", 1, "starts like -o", flag_tries },
-	{ NULL, 0, NULL, NULL }
+	{ "tries", 1, "retry count", flag_tries, NULL },
+	{ "fancy", 0, "be fancy", flag_fancy, NULL },
+	{ "outbound-tries", 1, "starts like -o", flag_tries, NULL },
+	{ "style", 1, "= -o mode=...", NULL, "mode" },
+	{ NULL, 0, NULL, NULL, NULL }
 };
 
 /* Cross-key rule: fancy mode needs at least 2 retries. */
@@ -224,6 +225,12 @@ test_check_only(void **state)
 	assert_int_equal(RUN("-C", dir, "-t", "-outbound-tries", "11"), 1);
 	assert_non_null(strstr(err, "-o retries: '11' is above"));
 	assert_int_equal(RUN("-C", dir, "-t", "-outbound-tries=5"), 0);
+	/* A flag with only a key is "-o key=value", checked like one. */
+	assert_int_equal(RUN("-C", dir, "-t", "-style", "weird"), 1);
+	assert_non_null(strstr(err, "-o mode:"));
+	assert_int_equal(RUN("-C", dir, "-t", "-style=fancy", "-tries=1"), 1);
+	assert_non_null(strstr(err, "fancy mode needs retries >= 2"));
+	assert_int_equal(RUN("-C", dir, "-t", "--style", "plain"), 0);
 	/* Attached values: -Cdir and -okey=value. */
 	{
 		char	*cdir = xasprintf("-C%s", dir);
