@@ -259,6 +259,7 @@ cmd_rcpt(struct session *s, struct cmdline *cl)
 	}
 	p = push_relay(s, cl, cl->buf, cl->len);
 	p->arg = idx;
+	p->txn = t != NULL ? (uint32_t)(t - s->txns) : UINT32_MAX;
 }
 
 static void
@@ -461,6 +462,7 @@ data_end(struct session *s)
 	p->kind = PEND_RELAY;
 	p->verb = PV_EOD;
 	p->sent_us = warp_mono_us();
+	p->txn = t != NULL ? (uint32_t)(t - s->txns) : UINT32_MAX;
 	session_enter_client(s, CS_COMMAND);
 }
 
@@ -771,9 +773,9 @@ client_event(struct bufferevent *bev, short what, struct session *s)
 {
 
 	if (s->closing) {
-		/* The last words could not be written: give up on them. */
-		evbuffer_drain(bufferevent_get_output(bev),
-		    evbuffer_get_length(bufferevent_get_output(bev)));
+		/* The last words could not be written: give up on them
+		 * (a socket bufferevent's output cannot be drained). */
+		session_close_client(s);
 		session_maybe_free(s);
 		return;
 	}
@@ -783,6 +785,18 @@ client_event(struct bufferevent *bev, short what, struct session *s)
 		s->client_tls = 1;
 		session_notef(s, "client TLS established: %s %s",
 		    s->ctls_version, s->ctls_cipher);
+		/* RFC 3207 4.2: nothing said before TLS survives it. */
+		s->cur = NULL;
+		if (s->dest != NULL && s->dstate == DS_READY) {
+			struct pending *p = fifo_push(&s->fifo);
+
+			if (p != NULL) {
+				p->kind = PEND_OWN;
+				p->verb = SMTP_VERB_RSET;
+				p->sent_us = warp_mono_us();
+				dest_send(s, "|>", "RSET", 4);
+			}
+		}
 		session_enter_client(s, CS_COMMAND);
 		bufferevent_enable(bev, EV_READ);
 		client_process(s);
@@ -824,10 +838,8 @@ client_event(struct bufferevent *bev, short what, struct session *s)
 		client_eof_check(s);
 		return;
 	}
-	/* EOF or error: the client is gone. */
-	if (s->client != NULL)
-		evbuffer_drain(bufferevent_get_output(bev),
-		    evbuffer_get_length(bufferevent_get_output(bev)));
+	/* EOF or error: the client is gone, and so is what it was owed. */
+	session_close_client(s);
 	session_finish(s, (what & BEV_EVENT_EOF) ? (s->quit_seen ? "quit" :
 	    "client-eof") : "client-error");
 }

@@ -502,9 +502,10 @@ handle_reply(struct session *s, const char *buf, size_t len)
 		break;
 	case SMTP_VERB_RCPT:
 		s->rcpt_ms = (s->rcpt_ms < 0 ? 0 : s->rcpt_ms) + ms;
-		if (s->cur != NULL && p->arg < s->cur->nrcpts) {
-			s->cur->rcpts[p->arg].code = (uint16_t)code;
-			record_text(&s->cur->rcpts[p->arg].text, &s->reply);
+		if (p->txn < s->ntxns && p->arg < s->txns[p->txn].nrcpts) {
+			t = &s->txns[p->txn];
+			t->rcpts[p->arg].code = (uint16_t)code;
+			record_text(&t->rcpts[p->arg].text, &s->reply);
 		}
 		break;
 	case SMTP_VERB_DATA:
@@ -530,12 +531,16 @@ handle_reply(struct session *s, const char *buf, size_t len)
 		s->eod_ms = ms;
 		if (SMTP_IS_2XX(code))
 			s->messages++;
-		if ((t = s->cur) != NULL) {
+		/* Not s->cur: the next MAIL may be pipelined behind the
+		 * end of data (RFC 2920). */
+		t = p->txn < s->ntxns ? &s->txns[p->txn] : NULL;
+		if (t != NULL) {
 			t->final_code = (uint16_t)code;
 			t->eod_ms = ms;
 			record_text(&t->final_text, &s->reply);
 		}
-		s->cur = NULL;
+		if (s->cur == t)
+			s->cur = NULL;
 		break;
 	case SMTP_VERB_QUIT:
 		relay_reply(s, "<-", buf, len);

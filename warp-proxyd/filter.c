@@ -411,4 +411,5 @@ filter_dest_reply(struct session *s, struct pending *p, int code)
 	e->kind = PEND_RELAY;
 	e->verb = PV_EOD;
 	e->sent_us = warp_mono_us();
+	e->txn = s->cur != NULL ? (uint32_t)(s->cur - s->txns) : UINT32_MAX;
 }

@@ -187,6 +187,7 @@ struct pending {
 	uint8_t		 verb;		/* enum smtp_verb or PV_* */
 	uint16_t	 flags;
 	uint32_t	 arg;		/* rcpt index, enum local_reply */
+	uint32_t	 txn;		/* RCPT, end of data: its transaction */
 	int64_t		 sent_us;	/* monotonic */
 };
 #define PF_TLS_PROBE	0x01	/* greeting: warp's EHLO to try STARTTLS */
@@ -348,6 +349,7 @@ void	 session_notef(struct session *, const char *, ...) WARP_PRINTF(2, 3);
 void	 session_reply_client(struct session *, const char *dir,
 	    const char *line);	/* one line without CRLF, from warp */
 void	 session_maybe_free(struct session *);
+void	 session_close_client(struct session *);
 void	 session_flush(struct session *);
 void	 session_flush_client(struct session *);
 void	 session_flush_dest(struct session *);

@@ -413,6 +413,15 @@ session_free(struct session *s)
 	    s->close_reason ? s->close_reason : "-");
 	session_conn_event(s);
 	route_report(s, s->elapse_ms == -2);
+	/* Whatever is still open (flush deadline passed) goes now. */
+	if (s->client != NULL)
+		bufferevent_free(s->client);
+	if (s->client_fd != -1)
+		close(s->client_fd);
+	if (s->dest != NULL)
+		bufferevent_free(s->dest);
+	if (s->dest_fd != -1)
+		close(s->dest_fd);
 	event_del(&s->ev_timer);
 	TAILQ_REMOVE(&proxyd->sessions, s, entry);
 	proxyd->nsessions--;
@@ -453,8 +462,8 @@ session_timer_cb(evutil_socket_t fd, short ev, void *arg)
 	session_flush(s);
 }
 
-static void
-close_client(struct session *s)
+void
+session_close_client(struct session *s)
 {
 	if (s->client != NULL) {
 		bufferevent_free(s->client);
@@ -475,7 +484,7 @@ session_maybe_free(struct session *s)
 	if ((s->client != NULL && s->cstate == CS_CLOSED &&
 	    evbuffer_get_length(bufferevent_get_output(s->client)) == 0) ||
 	    (s->client == NULL && s->client_fd != -1))
-		close_client(s);
+		session_close_client(s);
 	if (s->client != NULL || s->dest != NULL)
 		return;
 	/* Free from the event loop, never from inside a callback chain. */
@@ -500,6 +509,11 @@ session_finish(struct session *s, const char *reason)
 		s->close_reason = reason;
 	route_cancel(s);
 	s->filter_req = 0;	/* a late verdict finds no session */
+	/* The session cap must not fire during the last words; this is
+	 * their hard deadline instead. */
+	ms_to_tv(PROXYD_FLUSH_TIMEOUT_MS + 1000, &tv);
+	event_del(&s->ev_timer);
+	evtimer_add(&s->ev_timer, &tv);
 	ms_to_tv(PROXYD_FLUSH_TIMEOUT_MS, &tv);
 
 	/* Destination: a polite QUIT between transactions, else just close. */
