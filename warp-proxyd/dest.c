@@ -460,10 +460,18 @@ handle_reply(struct session *s, const char *buf, size_t len)
 		return 0;
 	}
 	if (p == NULL || p->kind != PEND_RELAY) {
-		/* Unsolicited (e.g. 421 before closing): pass it on. */
-		relay_reply(s, "<-", buf, len);
-		if (code == 421)
+		/* Unsolicited.  A 421 before closing is the one reply a
+		 * server may send unasked (RFC 5321 3.8): pass it on.
+		 * Anything else would pair every later reply with the wrong
+		 * command: keep it out of the client's stream, logged. */
+		if (code == 421) {
+			relay_reply(s, "<-", buf, len);
 			s->last_code_close = 1;
+		} else {
+			session_notef(s, "unsolicited reply from the "
+			    "destination dropped");
+			consume_reply(s, buf, len);
+		}
 		return 0;
 	}
 	ms = session_ms_since(p->sent_us);
