@@ -16,6 +16,7 @@ PREFIX     ?= /usr/local
 SBINDIR    ?= $(PREFIX)/sbin
 SYSCONFDIR ?= /etc/warp
 UNITDIR    ?= /lib/systemd/system
+DOCDIR     ?= $(PREFIX)/share/doc/warp
 DESTDIR    ?=
 
 VERSION    := 0.1.0
@@ -200,7 +201,16 @@ install: all
 		[ -e $(DESTDIR)$(SYSCONFDIR)/$${f#conf/} ] || \
 		install -m 0640 $$f $(DESTDIR)$(SYSCONFDIR)/; \
 	done
-	install -m 0644 conf/systemd/*.service $(DESTDIR)$(UNITDIR)/ 2>/dev/null || true
+	for u in conf/systemd/*.service; do \
+		sed -e 's|/usr/local/sbin|$(SBINDIR)|g' \
+		    -e 's|/usr/local/share/doc/warp|$(DOCDIR)|g' \
+		    -e 's|/etc/warp|$(SYSCONFDIR)|g' $$u \
+		    >$(DESTDIR)$(UNITDIR)/$${u#conf/systemd/}; \
+	done
+	install -d $(DESTDIR)$(DOCDIR)/docs $(DESTDIR)$(DOCDIR)/conf
+	install -m 0644 README.md $(DESTDIR)$(DOCDIR)/
+	install -m 0644 docs/*.md $(DESTDIR)$(DOCDIR)/docs/
+	install -m 0644 conf/mysql-schema.sql $(DESTDIR)$(DOCDIR)/conf/
 
 .PHONY: clean
 clean:
