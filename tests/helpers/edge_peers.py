@@ -25,10 +25,10 @@ Each connection prints "accept", "mode M" and "closed", flushed, so a
 scenario can tell that the proxy hung up on it.
 """
 import argparse
-import os
-import socket
 import threading
 import time
+
+from smtptest import serve_forever
 
 EHLO_BASE = [b"edge.example", b"PIPELINING", b"SIZE 10240000", b"8BITMIME"]
 COUNT = {"messages": 0}
@@ -196,18 +196,7 @@ def main():
     ap.add_argument("port", type=int)
     ap.add_argument("--ready")
     a = ap.parse_args()
-    fam = socket.AF_INET6 if ":" in a.host else socket.AF_INET
-    s = socket.socket(fam, socket.SOCK_STREAM)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind((a.host, a.port))
-    s.listen(128)
-    if a.ready:
-        with open(a.ready + ".tmp", "w") as f:
-            f.write("ready\n")
-        os.rename(a.ready + ".tmp", a.ready)
-    while True:
-        c, _ = s.accept()
-        threading.Thread(target=serve, args=(c,), daemon=True).start()
+    serve_forever(a.host, a.port, serve, a.ready)
 
 
 if __name__ == "__main__":

@@ -10,9 +10,8 @@ MODE:
            scenario can see that the proxy gave up and hung up.
 """
 import argparse
-import os
-import socket
-import threading
+
+from smtptest import serve_forever
 
 
 def silent(conn):
@@ -37,18 +36,7 @@ def main():
     ap.add_argument("port", type=int)
     ap.add_argument("--ready")
     a = ap.parse_args()
-    fam = socket.AF_INET6 if ":" in a.host else socket.AF_INET
-    s = socket.socket(fam, socket.SOCK_STREAM)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind((a.host, a.port))
-    s.listen(64)
-    if a.ready:
-        with open(a.ready + ".tmp", "w") as f:
-            f.write("ready\n")
-        os.rename(a.ready + ".tmp", a.ready)
-    while True:
-        c, _ = s.accept()
-        threading.Thread(target=silent, args=(c,), daemon=True).start()
+    serve_forever(a.host, a.port, silent, a.ready)
 
 
 if __name__ == "__main__":

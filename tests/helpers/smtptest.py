@@ -236,3 +236,22 @@ def smtp_port_open(host, port, timeout=2.0):
         return True
     except OSError:
         return False
+
+
+def serve_forever(host, port, handler, ready=None, backlog=128):
+    """Accept TCP connections on host:port for ever, each handled by
+    handler(sock) in its own thread.  When ready is given, that file is
+    created (atomically) once the socket listens, for wait_file."""
+    import threading
+    fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+    s = socket.socket(fam, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((host, port))
+    s.listen(backlog)
+    if ready:
+        with open(ready + ".tmp", "w") as f:
+            f.write("ready\n")
+        os.rename(ready + ".tmp", ready)
+    while True:
+        c, _ = s.accept()
+        threading.Thread(target=handler, args=(c,), daemon=True).start()
