@@ -116,6 +116,8 @@ struct evstream {
 
 	struct event		*flush_ev;
 	struct event		*pump_ev;
+	int			 backoff_ms;	/* after a refused batch */
+	int64_t			 hold_until_us;	/* no sends before (monotonic) */
 	struct event		*droplog_ev;
 
 	/* spool */
@@ -721,6 +723,29 @@ batch_free(struct batch *b)
 	free(b);
 }
 
+/*
+ * warp-logd said "not now" (its sinks' queues are full) or did not answer:
+ * resending at once would only add load where there is too much, so the
+ * stream waits 50 ms, doubling up to 2 s, until the next Ack.
+ */
+static int
+backoff_next(struct evstream *es)
+{
+	return es->backoff_ms == 0 ? 50 : WARP_MIN(es->backoff_ms * 2, 2000);
+}
+
+static void
+hold_off(struct evstream *es)
+{
+	struct timeval	 tv;
+
+	es->backoff_ms = backoff_next(es);
+	es->hold_until_us = warp_mono_us() + (int64_t)es->backoff_ms * 1000;
+	tv.tv_sec = es->backoff_ms / 1000;
+	tv.tv_usec = (es->backoff_ms % 1000) * 1000;
+	evtimer_add(es->pump_ev, &tv);
+}
+
 static void
 on_reply(const Warp__Frame *reply, void *arg)
 {
@@ -733,6 +758,8 @@ on_reply(const Warp__Frame *reply, void *arg)
 		return;
 	}
 	if (reply != NULL && reply->body_case == WARP__FRAME__BODY_ACK) {
+		es->backoff_ms = 0;
+		es->hold_until_us = 0;
 		TAILQ_REMOVE(&es->inflight, b, entry);
 		es->nlive--;
 		es->st.acked += b->nevents;
@@ -764,12 +791,16 @@ on_reply(const Warp__Frame *reply, void *arg)
 	if (reply == NULL)
 		log_debug("event stream: batch of %zu events not acknowledged "
 		    "(timeout or disconnect); resending", b->nevents);
+	else if (reply->body_case == WARP__FRAME__BODY_ERROR)
+		log_debug("event stream: warp-logd cannot take a batch now "
+		    "(error %u); resending after %d ms", reply->error->code,
+		    backoff_next(es));
 	else
 		log_warnx("event stream: unexpected reply to a batch; "
 		    "resending");
 	abandon_window(es, b);
 	free(b);		/* its events moved to the retry list */
-	schedule_pump(es);
+	hold_off(es);
 }
 
 /*
@@ -781,10 +812,20 @@ static void
 pump(struct evstream *es)
 {
 	struct batch	*b;
+	struct timeval	 tv;
 	uint64_t	 limit;
+	int64_t		 left;
 
 	if (!ipc_client_connected(es->cli))
 		return;
+	if ((left = es->hold_until_us - warp_mono_us()) > 0) {
+		/* Backing off.  Running pump_ev by hand cancelled its timer,
+		 * so arm it again for what is left of the wait. */
+		tv.tv_sec = left / 1000000;
+		tv.tv_usec = left % 1000000;
+		evtimer_add(es->pump_ev, &tv);
+		return;
+	}
 	while (es->nlive < EVSTREAM_WINDOW) {
 		b = TAILQ_FIRST(&es->retry);
 		if (b != NULL && es->spool_read >= b->mark) {

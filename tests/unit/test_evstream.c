@@ -122,6 +122,7 @@ enum srv_mode {
 	SRV_ACK,		/* ack every batch */
 	SRV_CLOSE,		/* close instead of acking the next `misbehave` */
 	SRV_SILENT,		/* never answer the next `misbehave` batches */
+	SRV_BUSY,		/* answer ERR_UNAVAILABLE until `misbehave` 0 */
 };
 
 struct world {
@@ -174,6 +175,9 @@ srv_frame(struct ipc_conn *c, const Warp__Frame *f, void *arg)
 		w->misbehave--;
 		if (w->mode == SRV_CLOSE)
 			ipc_conn_close(c);
+		if (w->mode == SRV_BUSY)
+			ipc_send_error(c, f->id, WARP__ERROR_CODE__ERR_UNAVAILABLE,
+			    "sink queues full");
 		return;
 	}
 	a.has_count = 1;
@@ -402,6 +406,36 @@ test_redeliver_after_close(void **state)
 	assert_int_equal(st.dropped, 0);
 }
 
+/*
+ * warp-logd answering "unavailable" (its sinks' queues are full) makes the
+ * stream back off instead of resending at once: over about 400 ms of
+ * refusals only a handful of batches are offered, and afterwards every
+ * event arrives, in order.
+ */
+static void
+test_backoff_when_busy(void **state)
+{
+	struct world		*w = *state;
+	struct evstream_stats	 st;
+
+	server_start(w);
+	w->mode = SRV_BUSY;
+	w->misbehave = 1000000;
+	w->es = stream_new(w, 1 << 20, 1 << 20, 50, 2000);
+	send_events(w->es, 1, 200);
+	run_acked(w, w->es, 0, 400);
+	/* 50, 100, 200 ms waits: the first window and three retries, each
+	 * of at most EVSTREAM_WINDOW batches (a tight loop sends thousands). */
+	assert_true(w->frames <= 5 * 4);
+	assert_true(w->frames >= 2);
+	w->misbehave = 0;
+	assert_true(run_acked(w, w->es, 200, 8000));
+	w->nseen = 0;			/* the refused copies do not count */
+	evstream_stats(w->es, &st);
+	assert_int_equal(st.acked, 200);
+	assert_int_equal(st.dropped, 0);
+}
+
 static void
 test_redeliver_after_timeout(void **state)
 {
@@ -615,6 +649,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_order_acked,
 		    world_setup, world_teardown),
 		cmocka_unit_test_setup_teardown(test_redeliver_after_close,
+		    world_setup, world_teardown),
+		cmocka_unit_test_setup_teardown(test_backoff_when_busy,
 		    world_setup, world_teardown),
 		cmocka_unit_test_setup_teardown(test_redeliver_after_timeout,
 		    world_setup, world_teardown),
