@@ -971,6 +971,14 @@ evstream_conn(struct evstream *es, const Warp__ConnEvent *conn)
 	enqueue_event(es, &ev);
 }
 
+/* A reload may change the flush interval; the next timer uses it. */
+void
+evstream_set_flush_ms(struct evstream *es, int ms)
+{
+	if (ms > 0)
+		es->flush_ms = ms;
+}
+
 void
 evstream_stats(const struct evstream *es, struct evstream_stats *st)
 {

@@ -50,6 +50,7 @@ void	 evstream_comm(struct evstream *, const char *connection_id,
 	    const void *data, size_t len);
 void	 evstream_conn(struct evstream *, const Warp__ConnEvent *);
 
+void	 evstream_set_flush_ms(struct evstream *, int);
 void	 evstream_stats(const struct evstream *, struct evstream_stats *);
 /* Shutdown: move everything not yet acknowledged to the spool. */
 void	 evstream_flush_to_spool(struct evstream *);

@@ -123,7 +123,12 @@ events_start(struct proxyd *p, const struct conf *cf)
 	struct evstream_cfg	 ec;
 	char			*sock;
 
-	if (p->events != NULL || !conf_bool(cf, "log_events"))
+	if (p->events != NULL) {
+		evstream_set_flush_ms(p->events,
+		    (int)conf_duration_ms(cf, "event_flush_interval"));
+		return;
+	}
+	if (!conf_bool(cf, "log_events"))
 		return;
 	sock = daemon_socket_path(cf, "log.sock");
 	memset(&ec, 0, sizeof(ec));
@@ -131,8 +136,8 @@ events_start(struct proxyd *p, const struct conf *cf)
 	ec.spool_dir = conf_str(cf, "event_spool_dir");
 	ec.spool_max = conf_size(cf, "event_spool_max");
 	ec.mem_max = conf_size(cf, "event_queue_max");
-	ec.batch_max = 256;
-	ec.flush_ms = 50;
+	ec.batch_max = PROXYD_EVENT_BATCH;
+	ec.flush_ms = (int)conf_duration_ms(cf, "event_flush_interval");
 	ec.ack_timeout_ms = 5000;
 	ec.name = "warp-proxyd";
 	p->events = evstream_new(p->base, &ec);

@@ -46,6 +46,7 @@ typedef struct ssl_ctx_st SSL_CTX;
 #define PROXYD_LISTEN_MAX	16
 #define PROXYD_FLUSH_TIMEOUT_MS	10000		/* last words before close */
 #define PROXYD_HEADERS_MAX	(16 * 1024)	/* log_headers: bytes kept */
+#define PROXYD_EVENT_BATCH	2048		/* events per frame to warp-logd */
 
 /* ---- configuration snapshot (proxyd_conf.c) ------------------------------- */
 

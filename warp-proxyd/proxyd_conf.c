@@ -75,6 +75,8 @@ const struct conf_key proxyd_keys[] = {
 	  "most bytes of events kept in the spool; past it events are dropped and counted" },
 	{ "event_queue_max", CONF_SIZE, "8m", 64 * 1024, 1LL << 32, NULL, 0,
 	  "most bytes of events queued in memory before they go to the spool" },
+	{ "event_flush_interval", CONF_DURATION, "200ms", 1, 60 * 1000, NULL,
+	  CONF_RELOAD, "longest an event waits before it is sent to warp-logd (a batch also leaves when it is full); longer means fewer, larger batches and less work for warp-logd per message" },
 	{ "filter", CONF_BOOL, "no", 0, 0, NULL, CONF_RELOAD,
 	  "hold each message and ask warp-filterd (filter.sock) for a verdict before relaying it" },
 	{ "filter_failure", CONF_ENUM, "tempfail", 0, 0, "tempfail|relay",
