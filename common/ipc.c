@@ -35,6 +35,7 @@
 #include <event2/event_struct.h>
 #include <event2/listener.h>
 
+#include "arena.h"
 #include "conf.h"
 #include "ipc.h"
 #include "log.h"
@@ -153,6 +154,14 @@ enum ipc_decode_result
 ipc_decode(const uint8_t *buf, size_t len, size_t max_frame,
     Warp__Frame **out, size_t *consumed, const char **err)
 {
+	return ipc_decode_with(buf, len, max_frame, NULL, out, consumed, err);
+}
+
+enum ipc_decode_result
+ipc_decode_with(const uint8_t *buf, size_t len, size_t max_frame,
+    ProtobufCAllocator *alloc, Warp__Frame **out, size_t *consumed,
+    const char **err)
+{
 	Warp__Frame	*f;
 	const char	*dummy;
 	size_t		 n;
@@ -169,13 +178,13 @@ ipc_decode(const uint8_t *buf, size_t len, size_t max_frame,
 	}
 	if (len - IPC_HDR_LEN < n)
 		return IPC_DECODE_MORE;
-	f = warp__frame__unpack(NULL, n, buf + IPC_HDR_LEN);
+	f = warp__frame__unpack(alloc, n, buf + IPC_HDR_LEN);
 	if (f == NULL) {
 		*err = "malformed frame";
 		return IPC_DECODE_BAD;
 	}
 	if (f->body_case == WARP__FRAME__BODY__NOT_SET) {
-		warp__frame__free_unpacked(f, NULL);
+		warp__frame__free_unpacked(f, alloc);
 		*err = "unknown message type";
 		return IPC_DECODE_BAD;
 	}
@@ -188,7 +197,7 @@ ipc_decode(const uint8_t *buf, size_t len, size_t max_frame,
 	 * round trip (a spooled or forwarded frame must mean the same thing).
 	 */
 	if (warp__frame__get_packed_size(f) != n) {
-		warp__frame__free_unpacked(f, NULL);
+		warp__frame__free_unpacked(f, alloc);
 		*err = "non-canonical frame (NUL byte in a string, repeated "
 		    "field or over-long encoding)";
 		return IPC_DECODE_BAD;
@@ -431,9 +440,45 @@ conn_bad(struct ipc_conn *c, const char *err, const uint8_t *body,
 	ipc_conn_close(c);
 }
 
+/*
+ * Received frames are unpacked into one arena per process (the event
+ * loop's thread is the only one doing IPC): a frame lives only while its
+ * callback runs, so there is nothing to free piece by piece afterwards.
+ * A frame received while another one's callback is still on the stack
+ * (not expected, but possible if a callback ran the loop) falls back to
+ * malloc.
+ */
+#define IPC_ARENA_CHUNK		(64 * 1024)
+
+static struct arena	*frame_arena;
+static int		 frame_arena_busy;
+
+static ProtobufCAllocator *
+frame_arena_take(void)
+{
+	if (frame_arena_busy)
+		return NULL;
+	if (frame_arena == NULL)
+		frame_arena = arena_new(IPC_ARENA_CHUNK);
+	frame_arena_busy = 1;
+	return arena_allocator(frame_arena);
+}
+
+static void
+frame_arena_give(ProtobufCAllocator *alloc, Warp__Frame *f)
+{
+	if (alloc == NULL) {
+		ipc_frame_free(f);
+		return;
+	}
+	arena_reset(frame_arena);
+	frame_arena_busy = 0;
+}
+
 static void
 conn_process(struct ipc_conn *c)
 {
+	ProtobufCAllocator *alloc;
 	struct evbuffer	*in;
 	Warp__Frame	*f;
 	const char	*err = NULL;
@@ -462,8 +507,10 @@ conn_process(struct ipc_conn *c)
 		if (avail < need)
 			break;
 		p = evbuffer_pullup(in, need);
-		if (ipc_decode(p, need, c->max_frame, &f, &used, &err) !=
-		    IPC_DECODE_FRAME) {
+		alloc = frame_arena_take();
+		if (ipc_decode_with(p, need, c->max_frame, alloc, &f, &used,
+		    &err) != IPC_DECODE_FRAME) {
+			frame_arena_give(alloc, NULL);
 			conn_bad(c, err, p + IPC_HDR_LEN, n);
 			break;
 		}
@@ -473,7 +520,7 @@ conn_process(struct ipc_conn *c)
 			server_frame(c->srv, c, f);
 		else if (c->cli != NULL)
 			client_frame(c->cli, c, f);
-		ipc_frame_free(f);
+		frame_arena_give(alloc, f);
 		/* Back-pressure: a client that does not read its replies
 		 * stops being read until it catches up.  Server side only:
 		 * if clients paused too, two full queues would wait on each

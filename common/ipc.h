@@ -61,6 +61,11 @@ enum ipc_decode_result {
 enum ipc_decode_result ipc_decode(const uint8_t *buf, size_t len,
 	    size_t max_frame, Warp__Frame **out, size_t *consumed,
 	    const char **err);
+/* The same, unpacking with a given allocator (an arena: never
+ * ipc_frame_free() the result, reset the arena instead). */
+enum ipc_decode_result ipc_decode_with(const uint8_t *buf, size_t len,
+	    size_t max_frame, ProtobufCAllocator *, Warp__Frame **out,
+	    size_t *consumed, const char **err);
 
 /* Append header + packed frame to an evbuffer.  0, or -1 if too large. */
 int	 ipc_encode(struct evbuffer *, const Warp__Frame *);

@@ -21,6 +21,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "arena.h"
 #include "conf.h"
 #include "daemon.h"
 #include "ipc.h"
@@ -262,14 +263,49 @@ peer_unref(struct logd_peer *p)
 		free(p);
 }
 
+/*
+ * Sink threads unpack every batch they are given, read it once and throw
+ * it away: each thread unpacks into its own arena (no malloc/free per
+ * field), released by logd_batch_release().
+ */
+static __thread struct arena	*batch_arena;
+
+Warp__EventBatch *
+logd_unpack_events(const uint8_t *buf, size_t len)
+{
+	Warp__EventBatch	*eb;
+
+	if (batch_arena == NULL)
+		batch_arena = arena_new(LOGD_ARENA_CHUNK);
+	arena_reset(batch_arena);
+	eb = warp__event_batch__unpack(arena_allocator(batch_arena), len, buf);
+	if (eb == NULL)
+		arena_reset(batch_arena);
+	return eb;
+}
+
 Warp__EventBatch *
 logd_batch_unpack(const struct logd_batch *b)
 {
 	Warp__EventBatch	*eb;
 
-	if ((eb = warp__event_batch__unpack(NULL, b->len, b->buf)) == NULL)
+	if ((eb = logd_unpack_events(b->buf, b->len)) == NULL)
 		log_warnx("batch of %zu bytes does not unpack", b->len);
 	return eb;
+}
+
+void
+logd_batch_release(Warp__EventBatch *eb)
+{
+	if (eb != NULL && batch_arena != NULL)
+		arena_reset(batch_arena);
+}
+
+void
+logd_thread_done(void)
+{
+	arena_free(batch_arena);
+	batch_arena = NULL;
 }
 
 void

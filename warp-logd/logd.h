@@ -49,8 +49,17 @@ struct logd_batch {
 /* A durable sink has committed the batch (any thread). */
 void	 logd_batch_done(struct logd_batch *);
 void	 logd_batch_unref(struct logd_batch *);
-/* Unpack a batch's events (caller frees with warp__event_batch__free_unpacked). */
+/*
+ * Unpack a batch's events into the calling thread's arena; the result
+ * lives until logd_batch_release() or the next unpack in the same thread
+ * (one unpacked batch per thread at a time).  Never free_unpacked() it.
+ */
+#define LOGD_ARENA_CHUNK	(256 * 1024)
 Warp__EventBatch *logd_batch_unpack(const struct logd_batch *);
+Warp__EventBatch *logd_unpack_events(const uint8_t *, size_t);
+void	 logd_batch_release(Warp__EventBatch *);
+/* A thread that unpacked batches ends: free its arena. */
+void	 logd_thread_done(void);
 
 /* ---- growable byte buffer (json.c) ------------------------------------------- */
 

@@ -118,6 +118,7 @@ sink_thread(void *arg)
 	pthread_mutex_unlock(&s->mtx);
 	if (s->ops->close != NULL)
 		s->ops->close(s);
+	logd_thread_done();
 	return NULL;
 }
 

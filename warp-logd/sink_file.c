@@ -197,7 +197,7 @@ file_sink_write(struct sink *s, struct logd_batch **group, size_t n)
 				continue;
 			events++;
 		}
-		warp__event_batch__free_unpacked(eb, NULL);
+		logd_batch_release(eb);
 	}
 	/* One stat per write group (not per event): after a logrotate move,
 	 * nothing more is written to the moved file. */

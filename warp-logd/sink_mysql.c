@@ -590,7 +590,7 @@ my_store(struct mysql_sink *m, const uint8_t *const *bufs,
 	int			 rc = 0, t;
 
 	for (i = 0; i < n && rc == 0; i++) {
-		eb = warp__event_batch__unpack(NULL, lens[i], bufs[i]);
+		eb = logd_unpack_events(bufs[i], lens[i]);
 		if (eb == NULL) {
 			log_warnx("mysql sink: a spooled batch does not unpack, "
 			    "skipped");
@@ -604,7 +604,7 @@ my_store(struct mysql_sink *m, const uint8_t *const *bufs,
 			else if (ev->kind_case == WARP__EVENT__KIND_CONN)
 				rc = my_conn(m, ev->conn);
 		}
-		warp__event_batch__free_unpacked(eb, NULL);
+		logd_batch_release(eb);
 	}
 	/* what did not fill a whole chunk */
 	for (t = 0; t < MT_MAX && rc == 0; t++)

@@ -162,7 +162,7 @@ slack_sink_write(struct sink *s, struct logd_batch **group, size_t n)
 			note_push(k, xmemdup(k->payload.p, k->payload.len + 1),
 			    k->payload.len);
 		}
-		warp__event_batch__free_unpacked(eb, NULL);
+		logd_batch_release(eb);
 	}
 }
 

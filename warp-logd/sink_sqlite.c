@@ -325,7 +325,7 @@ sq_store(struct sqlite_sink *q, struct logd_batch **group, size_t n)
 			else if (ev->kind_case == WARP__EVENT__KIND_CONN)
 				rc = put_conn(q, ev->conn);
 		}
-		warp__event_batch__free_unpacked(eb, NULL);
+		logd_batch_release(eb);
 	}
 	if (rc == 0 && run(q, q->st[ST_COMMIT]) == 0)
 		return 0;
