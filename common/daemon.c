@@ -402,6 +402,30 @@ daemon_done(struct daemon *d, int code)
 	free(d);
 	return code;
 }
+/*
+ * The event loop.  With the epoll change list, libevent applies the
+ * changes of one loop iteration together: an fd whose events are removed
+ * and added again (a connect completing, a leg switching from writing to
+ * reading) costs one epoll_ctl() instead of two.  warp never dup()s a
+ * descriptor watched by the loop, the one case the change list gets
+ * wrong.
+ */
+static struct event_base *
+new_event_base(void)
+{
+	struct event_config	*cfg;
+	struct event_base	*base;
+
+	if ((cfg = event_config_new()) == NULL)
+		fatalx("event_config_new failed");
+	event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+	base = event_base_new_with_config(cfg);
+	event_config_free(cfg);
+	if (base == NULL && (base = event_base_new()) == NULL)
+		fatalx("event_base_new failed");
+	return base;
+}
+
 
 int
 daemon_main(const struct daemon_spec *spec, int argc, char **argv)
@@ -454,8 +478,7 @@ daemon_main(const struct daemon_spec *spec, int argc, char **argv)
 	log_info("starting %s %s (configuration %s)", spec->name,
 	    WARP_VERSION, confdir);
 
-	if ((d->base = event_base_new()) == NULL)
-		fatalx("event_base_new failed");
+	d->base = new_event_base();
 	if (spec->init_root != NULL && spec->init_root(d) == -1)
 		fatalx("privileged set-up failed");
 	/*
