@@ -164,6 +164,22 @@ addr_resolve(const char *s, struct sockaddr_storage *ss, socklen_t *len,
 	return 0;
 }
 
+/* Decimal digits of v at p (no NUL); returns the end. */
+static char *
+put_uint(char *p, unsigned v)
+{
+	char	 tmp[10];
+	int	 n = 0;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	while (n > 0)
+		*p++ = tmp[--n];
+	return p;
+}
+
 const char *
 addr_ip_str(const struct sockaddr *sa, char buf[ADDR_STRLEN])
 {
@@ -183,6 +199,21 @@ addr_ip_str(const struct sockaddr *sa, char buf[ADDR_STRLEN])
 		snprintf(buf, ADDR_STRLEN, "af%d", sa->sa_family);
 		return buf;
 	}
+	if (sa->sa_family == AF_INET) {
+		/* By hand: glibc's inet_ntop() formats IPv4 with sprintf(),
+		 * and the relay formats a few addresses per connection. */
+		const uint8_t	*b = a;
+		char		*p = buf;
+		int		 i;
+
+		for (i = 0; i < 4; i++) {
+			if (i > 0)
+				*p++ = '.';
+			p = put_uint(p, b[i]);
+		}
+		*p = '\0';
+		return buf;
+	}
 	if (inet_ntop(sa->sa_family, a, buf, ADDR_STRLEN) == NULL)
 		warp_strlcpy(buf, "?", ADDR_STRLEN);
 	return buf;
@@ -191,16 +222,23 @@ addr_ip_str(const struct sockaddr *sa, char buf[ADDR_STRLEN])
 const char *
 addr_str(const struct sockaddr *sa, char buf[ADDR_STRLEN])
 {
-	char	 ip[ADDR_STRLEN];
+	char	 ip[ADDR_STRLEN], *p = buf;
+	size_t	 n;
 
 	/* INET6_ADDRSTRLEN (46) + "[]:65535" always fits in ADDR_STRLEN. */
+	if (sa->sa_family != AF_INET && sa->sa_family != AF_INET6)
+		return addr_ip_str(sa, buf);
 	addr_ip_str(sa, ip);
+	n = strnlen(ip, INET6_ADDRSTRLEN);
 	if (sa->sa_family == AF_INET6)
-		snprintf(buf, ADDR_STRLEN, "[%.46s]:%d", ip, addr_port(sa));
-	else if (sa->sa_family == AF_INET)
-		snprintf(buf, ADDR_STRLEN, "%.46s:%d", ip, addr_port(sa));
-	else
-		warp_strlcpy(buf, ip, ADDR_STRLEN);
+		*p++ = '[';
+	memcpy(p, ip, n);
+	p += n;
+	if (sa->sa_family == AF_INET6)
+		*p++ = ']';
+	*p++ = ':';
+	p = put_uint(p, (unsigned)addr_port(sa));
+	*p = '\0';
 	return buf;
 }
 

@@ -411,11 +411,18 @@ greeting_reply(struct session *s, struct pending *p, const char *buf,
 static void
 record_text(char **dst, const struct smtp_reply *r)
 {
+	size_t	 e, t;
+
 	free(*dst);
-	if (r->enhanced[0] != '\0')
-		*dst = xasprintf("%s %s", r->enhanced, r->text);
-	else
-		*dst = xstrdup(r->text);
+	/* "<enhanced> <text>", put together without the printf machinery:
+	 * this runs for every reply the session records. */
+	e = strlen(r->enhanced);
+	t = strlen(r->text);
+	*dst = xmalloc(e + 1 + t + 1);
+	memcpy(*dst, r->enhanced, e);
+	if (e > 0)
+		(*dst)[e++] = ' ';
+	memcpy(*dst + e, r->text, t + 1);
 }
 
 /*
