@@ -363,12 +363,27 @@ on_sigterm(evutil_socket_t sig, short ev, void *arg)
 	struct daemon	*d = arg;
 	const char	*name = sig == SIGTERM ? "SIGTERM" : "SIGINT";
 
-	if (d->shutting_down) {
+	/* Counted apart from shutting_down: a stop requested another way
+	 * (a worker told by its master) is not the operator's first signal. */
+	if (d->stop_signals++ > 0) {
+		if (d->spec->shutdown_now != NULL) {
+			log_warnx("%s again: stopping now", name);
+			d->spec->shutdown_now(d);
+			return;
+		}
 		log_warnx("%s again: exiting now", name);
 		exit(d->exit_code);
 	}
+	daemon_shutdown(d, name);
+}
+
+void
+daemon_shutdown(struct daemon *d, const char *why)
+{
+	if (d->shutting_down)
+		return;
 	d->shutting_down = 1;
-	log_info("%s: shutting down", name);
+	log_info("%s: shutting down", why);
 	if (d->spec->shutdown != NULL)
 		d->spec->shutdown(d);
 	else

@@ -76,6 +76,8 @@ struct daemon_spec {
 	int	(*reload)(struct daemon *, const struct conf *newconf);
 	/* SIGTERM/SIGINT: stop accepting, finish, then daemon_exit(). */
 	void	(*shutdown)(struct daemon *);
+	/* A second SIGTERM/SIGINT; NULL: exit() at once. */
+	void	(*shutdown_now)(struct daemon *);
 };
 
 struct daemon {
@@ -86,6 +88,7 @@ struct daemon {
 	int			 verbose;
 	int			 check_only;	/* -t */
 	int			 shutting_down;
+	int			 stop_signals;	/* SIGTERM/SIGINT received */
 	uid_t			 uid;		/* after the drop */
 	gid_t			 gid;
 	void			*priv;		/* the daemon's own state */
@@ -98,6 +101,9 @@ int	 daemon_main(const struct daemon_spec *, int argc, char **argv);
 
 /* Add a "key=value" override as if given with -o (for legacy flags). */
 void	 daemon_override(struct daemon *, const char *key, const char *value);
+
+/* What a first SIGTERM does (nothing if already shutting down). */
+void	 daemon_shutdown(struct daemon *, const char *why);
 
 /* Leave the event loop and exit with this code (after cleanup). */
 void	 daemon_exit(struct daemon *, int code);

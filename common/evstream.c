@@ -1034,6 +1034,72 @@ copy_range(int from, uint64_t start, uint64_t end, int to)
 	return 0;
 }
 
+long long
+evstream_spool_adopt(const char *dir, const char *from, const char *into)
+{
+	struct stat	 sb;
+	char		*fpath, *ipath;
+	uint8_t		 hdr[EVSTREAM_REC_HDR];
+	uint64_t	 off = 0;
+	uint32_t	 n;
+	long long	 moved = -1;
+	int		 ffd, ifd = -1;
+
+	fpath = xasprintf("%s/%s", dir, from);
+	ipath = xasprintf("%s/%s", dir, into);
+	if ((ffd = open(fpath, O_RDWR | O_CLOEXEC)) == -1) {
+		moved = errno == ENOENT ? 0 : -1;
+		if (moved == -1)
+			log_warn("event spool: open %s", fpath);
+		goto out;
+	}
+	if (flock(ffd, LOCK_EX | LOCK_NB) == -1) {
+		moved = 0;		/* a live process owns it */
+		goto out;
+	}
+	if (fstat(ffd, &sb) == -1) {
+		log_warn("event spool: fstat %s", fpath);
+		goto out;
+	}
+	/* whole records only */
+	while ((uint64_t)sb.st_size - off >= EVSTREAM_REC_HDR &&
+	    pread(ffd, hdr, sizeof(hdr), (off_t)off) == (ssize_t)sizeof(hdr)) {
+		n = warp_get_be32(hdr);
+		if (n < EVSTREAM_REC_HDR || n > (uint64_t)sb.st_size - off)
+			break;
+		off += n;
+	}
+	if (off > 0) {
+		if ((ifd = open(ipath, O_WRONLY | O_CREAT | O_APPEND |
+		    O_CLOEXEC, 0600)) == -1) {
+			log_warn("event spool: open %s", ipath);
+			goto out;
+		}
+		if (flock(ifd, LOCK_EX | LOCK_NB) == -1 ||
+		    copy_range(ffd, 0, off, ifd) == -1 || fsync(ifd) == -1) {
+			log_warn("event spool: appending %s to %s", fpath,
+			    ipath);
+			goto out;
+		}
+	}
+	if (unlink(fpath) == -1) {
+		log_warn("event spool: unlink %s", fpath);
+		goto out;
+	}
+	if (off > 0)
+		log_notice("event spool: %" PRIu64 " bytes of events left in "
+		    "%s moved to %s", off, fpath, ipath);
+	moved = (long long)off;
+out:
+	if (ifd != -1)
+		close(ifd);
+	if (ffd != -1)
+		close(ffd);
+	free(fpath);
+	free(ipath);
+	return moved;
+}
+
 /* Write records to fd within room bytes; counts what did not fit. */
 static int
 write_recs(struct evstream *es, int fd, struct recq *q, uint64_t *used,
@@ -1199,6 +1265,7 @@ evstream_new(struct event_base *base, const struct evstream_cfg *cfg)
 	if (cfg->spool_dir != NULL && *cfg->spool_dir != '\0' &&
 	    cfg->spool_max > 0) {
 		es->spool_path = xasprintf("%s/%s", cfg->spool_dir,
+		    cfg->spool_name != NULL ? cfg->spool_name :
 		    EVSTREAM_SPOOL_NAME);
 		(void)spool_open(es);
 	}

@@ -31,6 +31,7 @@ struct evstream_cfg {
 	int		 flush_ms;	/* longest an event waits to be sent */
 	int		 ack_timeout_ms;
 	const char	*name;		/* Hello.peer */
+	const char	*spool_name;	/* file in spool_dir; NULL: events.spool */
 };
 
 struct evstream_stats {
@@ -51,6 +52,16 @@ void	 evstream_comm(struct evstream *, const char *connection_id,
 void	 evstream_conn(struct evstream *, const Warp__ConnEvent *);
 
 void	 evstream_set_flush_ms(struct evstream *, int);
+/*
+ * Move the whole records of spool file `from` (in dir) to the end of
+ * `into`, then remove `from`: a process that no longer exists left events
+ * behind, and the caller will replay them with its own.  A record cut
+ * short at the end of `from` is dropped (it was never acknowledged as
+ * written).  Nothing happens if `from` is missing or locked by a live
+ * process.  Returns the bytes moved, or -1.
+ */
+long long evstream_spool_adopt(const char *dir, const char *from,
+	    const char *into);
 void	 evstream_stats(const struct evstream *, struct evstream_stats *);
 /* Shutdown: move everything not yet acknowledged to the spool. */
 void	 evstream_flush_to_spool(struct evstream *);

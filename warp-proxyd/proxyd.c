@@ -11,6 +11,7 @@
 #include <sys/resource.h>
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -121,7 +122,7 @@ static void
 events_start(struct proxyd *p, const struct conf *cf)
 {
 	struct evstream_cfg	 ec;
-	char			*sock;
+	char			*sock, spool_name[64];
 
 	if (p->events != NULL) {
 		evstream_set_flush_ms(p->events,
@@ -140,6 +141,9 @@ events_start(struct proxyd *p, const struct conf *cf)
 	ec.flush_ms = (int)conf_duration_ms(cf, "event_flush_interval");
 	ec.ack_timeout_ms = 5000;
 	ec.name = "warp-proxyd";
+	ec.spool_name = workers_spool_name(spool_name, sizeof(spool_name));
+	if (ec.spool_max > 0)
+		workers_adopt_spools(ec.spool_dir);
 	p->events = evstream_new(p->base, &ec);
 	if (p->events == NULL)
 		log_warnx("event stream to %s not available; events are "
@@ -147,21 +151,48 @@ events_start(struct proxyd *p, const struct conf *cf)
 	free(sock);
 }
 
+/* Everything a relaying process sets up (the only process, or a worker). */
+void
+proxyd_worker_start(struct proxyd *p)
+{
+	const struct conf	*cf = p->daemon->conf;
+	char			 w[32] = "";
+
+	/* A worker restarted by the master runs with its newest settings. */
+	if (p->cfg != NULL && workers_count() > 1) {
+		struct proxyd_cfg	*pc;
+		char			 err[512];
+
+		if ((pc = proxyd_cfg_new(cf, err, sizeof(err))) != NULL) {
+			if (pc->client_tls && p->tls_in == NULL)
+				pc->client_tls = 0;
+			proxyd_cfg_unref(p->cfg);
+			p->cfg = pc;
+		}
+	}
+	events_start(p, cf);
+	route_init(p, cf);
+	filter_init(p, cf);
+	listener_start(p);
+	proxyd_accept_update();
+	if (workers_count() > 1)
+		snprintf(w, sizeof(w), " (worker %d of %d)", workers_index(),
+		    workers_count());
+	log_info("warp-proxyd %s ready%s: %s, outbound_tls %s, "
+	    "message_size_limit %llu", WARP_VERSION, w,
+	    p->cfg->transparent ? "transparent" : conf_str(cf,
+	    "destination"), conf_str(cf, "outbound_tls"),
+	    (unsigned long long)p->cfg->size_limit);
+}
+
 static int
 proxyd_init(struct daemon *d)
 {
 	struct proxyd	*p = d->priv;
 
-	events_start(p, d->conf);
-	route_init(p, d->conf);
-	filter_init(p, d->conf);
-	listener_start(p);
-	proxyd_accept_update();
-	log_info("warp-proxyd %s ready: %s, outbound_tls %s, "
-	    "message_size_limit %llu", WARP_VERSION,
-	    p->cfg->transparent ? "transparent" : conf_str(d->conf,
-	    "destination"), conf_str(d->conf, "outbound_tls"),
-	    (unsigned long long)p->cfg->size_limit);
+	if (workers_start(p, d->conf) == 1)
+		return 0;		/* the master: supervises only */
+	proxyd_worker_start(p);
 	return 0;
 }
 
@@ -179,6 +210,15 @@ proxyd_reload(struct daemon *d, const struct conf *nc)
 	if ((pc = proxyd_cfg_new(nc, err, sizeof(err))) == NULL) {
 		log_warnx("reload refused: %s", err);
 		return -1;
+	}
+	if (workers_is_master()) {
+		/* Each worker reads the files and reloads on its own. */
+		proxyd_cfg_unref(pc);
+		if (workers_configured(nc) != workers_count())
+			log_warnx("reload: workers changed; it takes effect "
+			    "after a restart");
+		workers_signal(SIGHUP);
+		return 0;
 	}
 	for (i = 0; restart_keys[i] != NULL; i++)
 		if (strcmp(conf_str(nc, restart_keys[i]),
@@ -241,6 +281,11 @@ proxyd_shutdown(struct daemon *d)
 		daemon_exit(d, 0);
 		return;
 	}
+	if (workers_is_master()) {
+		workers_stop(d);
+		return;
+	}
+	workers_leaving();
 	if (p->ev_shutdown != NULL) {	/* second signal: cut now */
 		shutdown_deadline_cb(-1, 0, p);
 		return;
@@ -276,17 +321,29 @@ void
 proxyd_accept_update(void)
 {
 	struct proxyd	*p = proxyd;
-	int		 want;
+	int		 want, max;
 
 	if (p == NULL || p->ev_resume == NULL)
 		return;
-	want = p->ev_shutdown == NULL &&
-	    p->nsessions < p->cfg->max_connections &&
+	/* With workers, each has its share of the limit (workers.c). */
+	max = workers_share(p->cfg->max_connections);
+	want = p->ev_shutdown == NULL && p->nsessions < max &&
 	    !evtimer_pending(p->ev_resume, NULL);
-	if (!want && p->accepting && p->nsessions >= p->cfg->max_connections)
+	if (!want && p->accepting && p->nsessions >= max)
 		log_notice("max_connections (%d) reached; not accepting",
 		    p->cfg->max_connections);
 	listener_set_enabled(p, want);
+}
+
+/* A second SIGTERM: the master cuts its workers; a worker exits. */
+static void
+proxyd_shutdown_now(struct daemon *d)
+{
+	if (workers_is_master()) {
+		workers_stop(d);
+		return;
+	}
+	exit(d->exit_code);
 }
 
 const struct daemon_spec proxyd_spec = {
@@ -300,4 +357,5 @@ const struct daemon_spec proxyd_spec = {
 	.init = proxyd_init,
 	.reload = proxyd_reload,
 	.shutdown = proxyd_shutdown,
+	.shutdown_now = proxyd_shutdown_now,
 };

@@ -134,6 +134,21 @@ struct daemon_spec;
 extern const struct daemon_spec proxyd_spec;
 
 void	 proxyd_accept_update(void);	/* enable/disable listeners */
+void	 proxyd_worker_start(struct proxyd *);	/* relay set-up */
+
+/* ---- worker processes (workers.c) --------------------------------------------- */
+
+int	 workers_configured(const struct conf *);
+int	 workers_start(struct proxyd *, const struct conf *);
+int	 workers_is_master(void);
+int	 workers_index(void);
+int	 workers_count(void);
+void	 workers_signal(int);
+void	 workers_stop(struct daemon *);
+int	 workers_share(int max_connections);
+void	 workers_leaving(void);
+void	 workers_adopt_spools(const char *spool_dir);
+const char *workers_spool_name(char *, size_t);
 void	 proxyd_session_gone(void);	/* shutdown bookkeeping */
 
 /* listener.c */

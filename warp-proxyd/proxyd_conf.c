@@ -63,6 +63,8 @@ const struct conf_key proxyd_keys[] = {
 	  CONF_RELOAD, "cap on the life of one proxied connection" },
 	{ "max_connections", CONF_INT, "10000", 1, 1000000, NULL, CONF_RELOAD,
 	  "concurrent client connections; at the limit warp stops accepting until one closes" },
+	{ "workers", CONF_INT, "0", 0, 64, NULL, 0,
+	  "relaying processes sharing the listening sockets; 0: one per online CPU, 1: a single process without a master" },
 	{ "shutdown_timeout", CONF_DURATION, "30s", 0, DAY_MS, NULL,
 	  CONF_RELOAD, "on SIGTERM, how long live sessions may finish before they are cut" },
 	{ "log_events", CONF_BOOL, "yes", 0, 0, NULL, CONF_RELOAD,

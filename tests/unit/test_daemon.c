@@ -97,7 +97,7 @@ td_shutdown(struct daemon *d)
 
 static struct daemon_spec td_spec = {
 	"warp-td", "warp-td", td_keys, td_flags, NULL, td_check, NULL,
-	td_init, td_reload, NULL
+	td_init, td_reload, NULL, NULL
 };
 
 /* Output of the last child. */
