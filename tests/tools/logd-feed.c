@@ -25,6 +25,7 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -602,6 +603,9 @@ main(int argc, char **argv)
 	const char	*mode = NULL;
 	int		 ch;
 
+	/* warp-logd killed mid-stream (logd_restart) must be a reconnect,
+	 * not a silent death by SIGPIPE. */
+	signal(SIGPIPE, SIG_IGN);
 	log_init("logd-feed", 1, 0);
 	log_setlevel(LOG_WARNING);
 	while ((ch = getopt(argc, argv, "s:n:b:w:c:d:S:uT:qm:")) != -1) {
