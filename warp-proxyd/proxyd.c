@@ -151,28 +151,35 @@ events_start(struct proxyd *p, const struct conf *cf)
 	free(sock);
 }
 
+/* Put a new settings snapshot (if any) and the services of cf in place:
+ * a worker starting, or a reload. */
+static void
+use_settings(struct proxyd *p, struct proxyd_cfg *pc, const struct conf *cf)
+{
+	if (pc != NULL) {
+		/* TLS toward clients needs the key read at start-up. */
+		if (pc->client_tls && p->tls_in == NULL)
+			pc->client_tls = 0;
+		proxyd_cfg_unref(p->cfg);
+		p->cfg = pc;
+	}
+	events_start(p, cf);
+	route_init(p, cf);
+	filter_init(p, cf);
+}
+
 /* Everything a relaying process sets up (the only process, or a worker). */
 void
 proxyd_worker_start(struct proxyd *p)
 {
 	const struct conf	*cf = p->daemon->conf;
-	char			 w[32] = "";
+	struct proxyd_cfg	*pc = NULL;
+	char			 w[32] = "", err[512];
 
 	/* A worker restarted by the master runs with its newest settings. */
-	if (p->cfg != NULL && workers_count() > 1) {
-		struct proxyd_cfg	*pc;
-		char			 err[512];
-
-		if ((pc = proxyd_cfg_new(cf, err, sizeof(err))) != NULL) {
-			if (pc->client_tls && p->tls_in == NULL)
-				pc->client_tls = 0;
-			proxyd_cfg_unref(p->cfg);
-			p->cfg = pc;
-		}
-	}
-	events_start(p, cf);
-	route_init(p, cf);
-	filter_init(p, cf);
+	if (p->cfg != NULL && workers_count() > 1)
+		pc = proxyd_cfg_new(cf, err, sizeof(err));
+	use_settings(p, pc, cf);
 	listener_start(p);
 	proxyd_accept_update();
 	if (workers_count() > 1)
@@ -228,14 +235,7 @@ proxyd_reload(struct daemon *d, const struct conf *nc)
 	if (conf_bool(nc, "tproxy") != conf_bool(d->conf, "tproxy"))
 		log_warnx("reload: tproxy changed; it takes effect after a "
 		    "restart");
-	/* TLS toward clients needs the key read at start-up. */
-	if (pc->client_tls && p->tls_in == NULL)
-		pc->client_tls = 0;
-	proxyd_cfg_unref(p->cfg);
-	p->cfg = pc;
-	events_start(p, nc);
-	route_init(p, nc);
-	filter_init(p, nc);
+	use_settings(p, pc, nc);
 	proxyd_accept_update();
 	log_info("configuration reloaded; %d live sessions keep their "
 	    "settings", p->nsessions);
