@@ -18,11 +18,27 @@ T=$(mktemp -d "${TMPDIR:-/tmp}/warp-test.XXXXXX")
 WARP_PIDS=""
 WARP_CLEANUP=""
 
+# running PID -- alive and not a zombie waiting to be reaped
+running() {
+	_st=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
+	[ -n "$_st" ] && [ "${_st#Z}" = "$_st" ]
+}
+
 warp_cleanup() {
 	rc=$?
 	for c in $WARP_CLEANUP; do eval "$c" >/dev/null 2>&1; done
 	for p in $WARP_PIDS; do kill "$p" 2>/dev/null; done
-	sleep 0.1
+	# Let them stop on their own (warp-proxyd's master waits for its
+	# workers; sanitizer builds check for leaks on the way out, and a
+	# SIGKILL in the middle of that leaves a broken report), then kill
+	# what is left.
+	n=0
+	while [ $n -lt 100 ]; do
+		left=""
+		for p in $WARP_PIDS; do running "$p" && left="$left $p"; done
+		[ -z "$left" ] && break
+		n=$((n + 1)); sleep 0.05
+	done
 	for p in $WARP_PIDS; do kill -9 "$p" 2>/dev/null; done
 	if [ "$rc" -ne 0 ] && [ "$rc" -ne 77 ]; then
 		for f in "$T"/*.log; do
