@@ -258,8 +258,7 @@ note_drop(struct evstream *es, uint64_t n)
 		return;
 	}
 	if (!evtimer_pending(es->droplog_ev, NULL)) {
-		tv.tv_sec = (next - now) / 1000000;
-		tv.tv_usec = (next - now) % 1000000;
+		tv = warp_tv_us(next - now);
 		evtimer_add(es->droplog_ev, &tv);
 	}
 }
@@ -741,8 +740,7 @@ hold_off(struct evstream *es)
 
 	es->backoff_ms = backoff_next(es);
 	es->hold_until_us = warp_mono_us() + (int64_t)es->backoff_ms * 1000;
-	tv.tv_sec = es->backoff_ms / 1000;
-	tv.tv_usec = (es->backoff_ms % 1000) * 1000;
+	tv = warp_tv_ms(es->backoff_ms);
 	evtimer_add(es->pump_ev, &tv);
 }
 
@@ -821,8 +819,7 @@ pump(struct evstream *es)
 	if ((left = es->hold_until_us - warp_mono_us()) > 0) {
 		/* Backing off.  Running pump_ev by hand cancelled its timer,
 		 * so arm it again for what is left of the wait. */
-		tv.tv_sec = left / 1000000;
-		tv.tv_usec = left % 1000000;
+		tv = warp_tv_us(left);
 		evtimer_add(es->pump_ev, &tv);
 		return;
 	}
@@ -915,8 +912,7 @@ enqueue(struct evstream *es, struct rec *r)
 	if (es->memq.n >= es->batch_max)
 		schedule_pump(es);
 	else if (!evtimer_pending(es->flush_ev, NULL)) {
-		tv.tv_sec = es->flush_ms / 1000;
-		tv.tv_usec = (es->flush_ms % 1000) * 1000;
+		tv = warp_tv_ms(es->flush_ms);
 		evtimer_add(es->flush_ev, &tv);
 	}
 }

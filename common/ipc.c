@@ -301,13 +301,6 @@ ipc_hello_check(const Warp__Frame *f, const char **why)
 
 /* ---- connections ----------------------------------------------------------- */
 
-static void
-ms_to_tv(int ms, struct timeval *tv)
-{
-	tv->tv_sec = ms / 1000;
-	tv->tv_usec = (ms % 1000) * 1000;
-}
-
 /* "warp-filterd: peer warp-proxyd uid 1000 pid 42" and the like. */
 static const char *
 conn_who(const struct ipc_conn *c, char *buf, size_t sz)
@@ -586,7 +579,7 @@ ipc_conn_close(struct ipc_conn *c)
 		conn_drop(c, "closed");
 		return;
 	}
-	ms_to_tv(IPC_LINGER_MS, &tv);
+	tv = warp_tv_ms(IPC_LINGER_MS);
 	bufferevent_set_timeouts(c->bev, NULL, &tv);
 }
 
@@ -669,7 +662,7 @@ server_accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
 	c->srv = srv;
 	c->uid = uc.uid;
 	c->pid = uc.pid;
-	ms_to_tv(IPC_HELLO_WAIT_MS, &tv);
+	tv = warp_tv_ms(IPC_HELLO_WAIT_MS);
 	bufferevent_set_timeouts(c->bev, &tv, NULL);
 	TAILQ_INSERT_TAIL(&srv->conns, c, entry);
 	srv->npeers++;
@@ -699,7 +692,7 @@ server_accept_error_cb(struct evconnlistener *lev, void *arg)
 		/* Out of descriptors: stop accepting for a while instead
 		 * of spinning on a listener that stays readable. */
 		evconnlistener_disable(srv->lev);
-		ms_to_tv(IPC_EMFILE_PAUSE_MS, &tv);
+		tv = warp_tv_ms(IPC_EMFILE_PAUSE_MS);
 		evtimer_add(srv->resume_ev, &tv);
 	}
 }
@@ -1143,7 +1136,7 @@ client_schedule(struct ipc_client *cli)
 	    100);
 	cli->backoff = cli->backoff >= cli->backoff_max / 2 ?
 	    cli->backoff_max : cli->backoff * 2;
-	ms_to_tv(ms, &tv);
+	tv = warp_tv_ms(ms);
 	evtimer_add(cli->retry_ev, &tv);
 }
 
@@ -1177,7 +1170,7 @@ client_connect(struct ipc_client *cli)
 	}
 	cli->conn = conn_new(cli->base, fd, cli->max_frame);
 	cli->conn->cli = cli;
-	ms_to_tv(IPC_HELLO_REPLY_MS, &tv);
+	tv = warp_tv_ms(IPC_HELLO_REPLY_MS);
 	bufferevent_set_timeouts(cli->conn->bev, &tv, NULL);
 	ipc_hello_init(&f, &h, cli->name);
 	ipc_send(cli->conn, &f);
@@ -1369,7 +1362,7 @@ ipc_client_connected(const struct ipc_client *cli)
 static const struct timeval *
 client_timeout_tv(struct ipc_client *cli, int ms, struct timeval *tv)
 {
-	ms_to_tv(ms, tv);
+	*tv = warp_tv_ms(ms);
 	/* Requests mostly share one deadline: libevent's common timeouts
 	 * keep them in a queue instead of the heap. */
 	if (ms != cli->last_timeout_ms || cli->last_tv == NULL) {

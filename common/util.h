@@ -11,6 +11,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/time.h>
 #include <sys/types.h>
 
 #define WARP_NELEM(a)	(sizeof(a) / sizeof((a)[0]))
@@ -51,6 +52,27 @@ void	 warp_ulid(char out[WARP_ULID_LEN + 1]);
 /* Format a time in microseconds as RFC 3339 UTC with microseconds,
  * "2026-11-24T18:43:00.123456Z"; out must hold 32 bytes. */
 void	 warp_time_rfc3339(int64_t us, char out[32]);
+
+/* Timeouts for libevent: ms milliseconds or us microseconds as a timeval. */
+static inline struct timeval
+warp_tv_ms(int64_t ms)
+{
+	struct timeval	 tv;
+
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	return tv;
+}
+
+static inline struct timeval
+warp_tv_us(int64_t us)
+{
+	struct timeval	 tv;
+
+	tv.tv_sec = us / 1000000;
+	tv.tv_usec = us % 1000000;
+	return tv;
+}
 
 /* Big-endian 32-bit values (frame and spool record lengths). */
 static inline void

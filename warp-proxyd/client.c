@@ -82,10 +82,8 @@ set_read_timeout(struct session *s, int ms)
 
 	if (s->client == NULL)
 		return;
-	rd.tv_sec = ms / 1000;
-	rd.tv_usec = (ms % 1000) * 1000;
-	wr.tv_sec = s->cfg->idle_timeout_ms / 1000;
-	wr.tv_usec = (s->cfg->idle_timeout_ms % 1000) * 1000;
+	rd = warp_tv_ms(ms);
+	wr = warp_tv_ms(s->cfg->idle_timeout_ms);
 	bufferevent_set_timeouts(s->client, &rd, &wr);
 }
 
@@ -883,8 +881,7 @@ client_tls_switch(struct session *s)
 	    s);
 	bufferevent_setwatermark(bev, EV_READ, 0, PROXYD_IN_HIGH);
 	bufferevent_setwatermark(bev, EV_WRITE, PROXYD_OUT_LOW, 0);
-	tv.tv_sec = s->cfg->command_timeout_ms / 1000;
-	tv.tv_usec = (s->cfg->command_timeout_ms % 1000) * 1000;
+	tv = warp_tv_ms(s->cfg->command_timeout_ms);
 	bufferevent_set_timeouts(bev, &tv, &tv);
 	session_enter_client(s, CS_TLS_HANDSHAKE);
 	bufferevent_enable(bev, EV_READ | EV_WRITE);

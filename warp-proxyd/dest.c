@@ -42,13 +42,6 @@
 
 static int	mark_warned;
 
-static void
-ms_to_tv(int ms, struct timeval *tv)
-{
-	tv->tv_sec = ms / 1000;
-	tv->tv_usec = (ms % 1000) * 1000;
-}
-
 /* Read timeout: the shorter of the command and DATA timeouts; the longer
  * one is honoured in dest_eventcb by re-arming. */
 static void
@@ -56,9 +49,9 @@ dest_set_timeouts(struct session *s)
 {
 	struct timeval	 rd, wr;
 
-	ms_to_tv(WARP_MIN(s->cfg->command_timeout_ms,
-	    s->cfg->data_timeout_ms), &rd);
-	ms_to_tv(s->cfg->idle_timeout_ms, &wr);
+	rd = warp_tv_ms(WARP_MIN(s->cfg->command_timeout_ms,
+	    s->cfg->data_timeout_ms));
+	wr = warp_tv_ms(s->cfg->idle_timeout_ms);
 	bufferevent_set_timeouts(s->dest, &rd, &wr);
 }
 
@@ -121,7 +114,7 @@ dest_connect(struct session *s, const struct sockaddr *dst, socklen_t len,
 		return -1;
 	}
 	dest_setup_bev(s, s->dest);
-	ms_to_tv(s->cfg->connect_timeout_ms, &tv);
+	tv = warp_tv_ms(s->cfg->connect_timeout_ms);
 	bufferevent_set_timeouts(s->dest, NULL, &tv);
 	session_enter_dest(s, DS_CONNECTING);
 	s->connect_mono = warp_mono_us();
@@ -135,7 +128,7 @@ dest_connect(struct session *s, const struct sockaddr *dst, socklen_t len,
 }
 
 void
-dest_close(struct session *s)
+dest_release(struct session *s)
 {
 	if (s->dest != NULL) {
 		bufferevent_free(s->dest);
@@ -146,6 +139,12 @@ dest_close(struct session *s)
 		s->dest_fd = -1;
 	}
 	session_enter_dest(s, DS_CLOSED);
+}
+
+void
+dest_close(struct session *s)
+{
+	dest_release(s);
 	session_maybe_free(s);
 }
 
@@ -158,7 +157,7 @@ dest_quit_and_close(struct session *s)
 	dest_send(s, "|>", "QUIT", 4);
 	session_enter_dest(s, DS_QUIT);
 	bufferevent_disable(s->dest, EV_READ);
-	ms_to_tv(PROXYD_FLUSH_TIMEOUT_MS, &tv);
+	tv = warp_tv_ms(PROXYD_FLUSH_TIMEOUT_MS);
 	bufferevent_set_timeouts(s->dest, NULL, &tv);
 	session_flush_dest(s);
 	if (s->dest != NULL && evbuffer_get_length(

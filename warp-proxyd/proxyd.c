@@ -298,8 +298,7 @@ proxyd_shutdown(struct daemon *d)
 		return;
 	}
 	p->ev_shutdown = evtimer_new(p->base, shutdown_deadline_cb, p);
-	tv.tv_sec = p->cfg->shutdown_timeout_ms / 1000;
-	tv.tv_usec = (p->cfg->shutdown_timeout_ms % 1000) * 1000;
+	tv = warp_tv_ms(p->cfg->shutdown_timeout_ms);
 	evtimer_add(p->ev_shutdown, &tv);
 }
 

@@ -135,6 +135,7 @@ extern const struct daemon_spec proxyd_spec;
 
 void	 proxyd_accept_update(void);	/* enable/disable listeners */
 void	 proxyd_worker_start(struct proxyd *);	/* relay set-up */
+void	 proxyd_session_gone(void);	/* shutdown bookkeeping */
 
 /* ---- worker processes (workers.c) --------------------------------------------- */
 
@@ -149,7 +150,6 @@ int	 workers_share(int max_connections);
 void	 workers_leaving(void);
 void	 workers_adopt_spools(const char *spool_dir);
 const char *workers_spool_name(char *, size_t);
-void	 proxyd_session_gone(void);	/* shutdown bookkeeping */
 
 /* listener.c */
 int	 listener_open_all(struct proxyd *, const struct conf *);
@@ -397,6 +397,8 @@ int	 dest_connect(struct session *, const struct sockaddr *, socklen_t,
 void	 dest_send(struct session *, const char *dir, const char *line,
 	    size_t len);		/* adds CRLF */
 void	 dest_close(struct session *);
+/* Free the destination leg without touching the session (session_free). */
+void	 dest_release(struct session *);
 void	 dest_quit_and_close(struct session *);
 void	 dest_readcb(struct bufferevent *, void *);
 void	 dest_writecb(struct bufferevent *, void *);

@@ -101,13 +101,6 @@ session_ms_since(int64_t mono_us)
 	return (warp_mono_us() - mono_us) / 1000;
 }
 
-static void
-ms_to_tv(int ms, struct timeval *tv)
-{
-	tv->tv_sec = ms / 1000;
-	tv->tv_usec = (ms % 1000) * 1000;
-}
-
 /* ---- writing ------------------------------------------------------------- */
 
 /*
@@ -414,14 +407,8 @@ session_free(struct session *s)
 	session_conn_event(s);
 	route_report(s, s->elapse_ms == -2);
 	/* Whatever is still open (flush deadline passed) goes now. */
-	if (s->client != NULL)
-		bufferevent_free(s->client);
-	if (s->client_fd != -1)
-		close(s->client_fd);
-	if (s->dest != NULL)
-		bufferevent_free(s->dest);
-	if (s->dest_fd != -1)
-		close(s->dest_fd);
+	session_close_client(s);
+	dest_release(s);
 	event_del(&s->ev_timer);
 	TAILQ_REMOVE(&proxyd->sessions, s, entry);
 	proxyd->nsessions--;
@@ -511,10 +498,10 @@ session_finish(struct session *s, const char *reason)
 	s->filter_req = 0;	/* a late verdict finds no session */
 	/* The session cap must not fire during the last words; this is
 	 * their hard deadline instead. */
-	ms_to_tv(PROXYD_FLUSH_TIMEOUT_MS + 1000, &tv);
+	tv = warp_tv_ms(PROXYD_FLUSH_TIMEOUT_MS + 1000);
 	event_del(&s->ev_timer);
 	evtimer_add(&s->ev_timer, &tv);
-	ms_to_tv(PROXYD_FLUSH_TIMEOUT_MS, &tv);
+	tv = warp_tv_ms(PROXYD_FLUSH_TIMEOUT_MS);
 
 	/* Destination: a polite QUIT between transactions, else just close. */
 	if (s->dest != NULL) {
@@ -614,10 +601,10 @@ session_accept(struct proxyd *p, int fd, struct sockaddr *sa, int salen)
 	bufferevent_disable(s->client, EV_WRITE);	/* see flush_side() */
 	bufferevent_setwatermark(s->client, EV_READ, 0, PROXYD_IN_HIGH);
 	bufferevent_setwatermark(s->client, EV_WRITE, PROXYD_OUT_LOW, 0);
-	ms_to_tv(s->cfg->idle_timeout_ms, &tv);
+	tv = warp_tv_ms(s->cfg->idle_timeout_ms);
 	bufferevent_set_timeouts(s->client, &tv, &tv);
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
-	ms_to_tv(s->cfg->session_timeout_ms, &tv);
+	tv = warp_tv_ms(s->cfg->session_timeout_ms);
 	evtimer_add(&s->ev_timer, &tv);
 
 	/* Where was it going? */

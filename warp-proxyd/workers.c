@@ -159,9 +159,7 @@ workers_adopt_spools(const char *spool_dir)
 
 	if (self > 0 || spool_dir == NULL || *spool_dir == '\0')
 		return;
-	for (i = nworkers; i < WORKERS_MAX; i++) {
-		if (i == 0)
-			continue;
+	for (i = nworkers; i < WORKERS_MAX; i++) {	/* nworkers >= 1 */
 		snprintf(name, sizeof(name), "events-%d.spool", i);
 		(void)evstream_spool_adopt(spool_dir, name, "events.spool");
 	}
@@ -250,8 +248,7 @@ chld_cb(evutil_socket_t fd, short what, void *arg)
 		age_ms = (warp_mono_us() - slots[i].started_us) / 1000;
 		age_ms = age_ms >= WORKERS_RESPAWN_MS ? 0 :
 		    WORKERS_RESPAWN_MS - age_ms;
-		tv.tv_sec = age_ms / 1000;
-		tv.tv_usec = (age_ms % 1000) * 1000;
+		tv = warp_tv_ms(age_ms);
 		evtimer_add(slots[i].ev_respawn, &tv);
 	}
 	if (stopping && running() == 0) {
