@@ -94,6 +94,12 @@ arena_allocator(struct arena *a)
 	return &a->pa;
 }
 
+void *
+arena_alloc(struct arena *a, size_t n)
+{
+	return arena_alloc_cb(a, n);
+}
+
 void
 arena_reset(struct arena *a)
 {

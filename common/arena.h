@@ -21,6 +21,9 @@ struct arena;
 struct arena		*arena_new(size_t chunk);
 /* The allocator to pass to warp__*__unpack(). */
 ProtobufCAllocator	*arena_allocator(struct arena *);
+/* n bytes (16-byte aligned) that live until the next reset; NULL when
+ * memory is short. */
+void			*arena_alloc(struct arena *, size_t n);
 /* Everything handed out is released; one chunk is kept for the next use. */
 void			 arena_reset(struct arena *);
 void			 arena_free(struct arena *);

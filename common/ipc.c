@@ -439,12 +439,17 @@ conn_bad(struct ipc_conn *c, const char *err, const uint8_t *body,
  * callback runs, so there is nothing to free piece by piece afterwards.
  * A frame received while another one's callback is still on the stack
  * (not expected, but possible if a callback ran the loop) falls back to
- * malloc.
+ * malloc.  A callback that wants to keep its frame takes the whole arena
+ * (ipc_frame_keep); the next frame gets a new one, sized by what the
+ * last one needed.
  */
 #define IPC_ARENA_CHUNK		(64 * 1024)
+#define IPC_ARENA_CHUNK_MAX	(4 * 1024 * 1024)
 
 static struct arena	*frame_arena;
 static int		 frame_arena_busy;
+static const Warp__Frame *frame_in_arena;	/* the callback's frame */
+static size_t		 frame_chunk = IPC_ARENA_CHUNK;
 
 static ProtobufCAllocator *
 frame_arena_take(void)
@@ -452,7 +457,7 @@ frame_arena_take(void)
 	if (frame_arena_busy)
 		return NULL;
 	if (frame_arena == NULL)
-		frame_arena = arena_new(IPC_ARENA_CHUNK);
+		frame_arena = arena_new(frame_chunk);
 	frame_arena_busy = 1;
 	return arena_allocator(frame_arena);
 }
@@ -464,8 +469,26 @@ frame_arena_give(ProtobufCAllocator *alloc, Warp__Frame *f)
 		ipc_frame_free(f);
 		return;
 	}
-	arena_reset(frame_arena);
+	if (frame_arena != NULL)	/* NULL: the callback kept it */
+		arena_reset(frame_arena);
+	frame_in_arena = NULL;
 	frame_arena_busy = 0;
+}
+
+struct arena *
+ipc_frame_keep(const Warp__Frame *f)
+{
+	struct arena	*a = frame_arena;
+	size_t		 used;
+
+	if (f == NULL || f != frame_in_arena || a == NULL)
+		return NULL;
+	used = arena_used(a);
+	frame_chunk = WARP_MIN(WARP_MAX(used, IPC_ARENA_CHUNK),
+	    IPC_ARENA_CHUNK_MAX);
+	frame_arena = NULL;
+	frame_in_arena = NULL;
+	return a;
 }
 
 static void
@@ -508,6 +531,8 @@ conn_process(struct ipc_conn *c)
 			break;
 		}
 		evbuffer_drain(in, used);
+		if (alloc != NULL)
+			frame_in_arena = f;
 		count++;
 		if (c->srv != NULL)
 			server_frame(c->srv, c, f);

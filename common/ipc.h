@@ -74,6 +74,16 @@ uint8_t	*ipc_encode_alloc(const Warp__Frame *, size_t *lenp);
 
 void	 ipc_frame_free(Warp__Frame *);
 
+struct arena;
+/*
+ * Inside an on_frame callback: take the frame out of the IPC layer's
+ * hands, so it outlives the callback without a copy.  Returns the arena
+ * it was unpacked into (the caller arena_free()s it when done with the
+ * frame), or NULL when f is not an arena-held frame (then copy what is
+ * needed before returning).
+ */
+struct arena *ipc_frame_keep(const Warp__Frame *f);
+
 /* Fill a Hello frame with our protocol, version, name and pid. */
 void	 ipc_hello_init(Warp__Frame *, Warp__Hello *, const char *peer);
 /* Check a received Hello: 0 ok, -1 with a reason. */

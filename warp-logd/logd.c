@@ -49,13 +49,13 @@ const struct conf_key logd_keys[] = {
 	{ "dedupe_connections", CONF_INT, "100000", 100, 100000000, NULL, 0,
 	  "connections remembered to drop replayed events (file and slack sinks)" },
 	{ "file_queue_max", CONF_SIZE, "256m", 1024 * 1024, 64LL * 1024 * 1024 * 1024, NULL, 0,
-	  "bytes of events queued for the file sink before new batches are refused" },
+	  "memory held by events queued for the file sink before new batches are refused" },
 	{ "sqlite_path", CONF_PATH, "/var/lib/warp/warp.db", 0, 0, NULL, 0,
 	  "SQLite database of the sqlite sink (environment DSN)" },
 	{ "sqlite_synchronous", CONF_ENUM, "normal", 0, 0, "normal|full", 0,
 	  "normal: committed events survive a crash of warp-logd; full: also power loss" },
 	{ "sqlite_queue_max", CONF_SIZE, "256m", 1024 * 1024, 64LL * 1024 * 1024 * 1024, NULL, 0,
-	  "bytes of events queued for the sqlite sink before new batches are refused" },
+	  "memory held by events queued for the sqlite sink before new batches are refused" },
 	{ "mysql_host", CONF_STR, "127.0.0.1", 0, 0, NULL, 0,
 	  "MySQL/MariaDB server (environment DSN, go-sql-driver syntax)" },
 	{ "mysql_port", CONF_INT, "3306", 1, 65535, NULL, 0,
@@ -73,7 +73,7 @@ const struct conf_key logd_keys[] = {
 	{ "mysql_retry_max", CONF_DURATION, "30s", 1000, 3600000, NULL, 0,
 	  "longest wait between reconnection attempts (exponential backoff)" },
 	{ "mysql_queue_max", CONF_SIZE, "64m", 1024 * 1024, 64LL * 1024 * 1024 * 1024, NULL, 0,
-	  "bytes queued for the mysql sink; above it batches go to its spool" },
+	  "memory held by events queued for the mysql sink; above it batches go to its spool" },
 	{ "mysql_spool_max", CONF_SIZE, "1g", 0, 1024LL * 1024 * 1024 * 1024, NULL, 0,
 	  "bytes of events kept on disk while MySQL is unreachable; above it they are dropped and counted" },
 	{ "spool_dir", CONF_PATH, "/var/spool/warp/logd", 0, 0, NULL, 0,
@@ -263,56 +263,11 @@ peer_unref(struct logd_peer *p)
 		free(p);
 }
 
-/*
- * Sink threads unpack every batch they are given, read it once and throw
- * it away: each thread unpacks into its own arena (no malloc/free per
- * field), released by logd_batch_release().
- */
-static __thread struct arena	*batch_arena;
-
-Warp__EventBatch *
-logd_unpack_events(const uint8_t *buf, size_t len)
-{
-	Warp__EventBatch	*eb;
-
-	if (batch_arena == NULL)
-		batch_arena = arena_new(LOGD_ARENA_CHUNK);
-	arena_reset(batch_arena);
-	eb = warp__event_batch__unpack(arena_allocator(batch_arena), len, buf);
-	if (eb == NULL)
-		arena_reset(batch_arena);
-	return eb;
-}
-
-Warp__EventBatch *
-logd_batch_unpack(const struct logd_batch *b)
-{
-	Warp__EventBatch	*eb;
-
-	if ((eb = logd_unpack_events(b->buf, b->len)) == NULL)
-		log_warnx("batch of %zu bytes does not unpack", b->len);
-	return eb;
-}
-
-void
-logd_batch_release(Warp__EventBatch *eb)
-{
-	if (eb != NULL && batch_arena != NULL)
-		arena_reset(batch_arena);
-}
-
-void
-logd_thread_done(void)
-{
-	arena_free(batch_arena);
-	batch_arena = NULL;
-}
-
 void
 logd_batch_unref(struct logd_batch *b)
 {
 	if (atomic_fetch_sub(&b->refs, 1) == 1) {
-		free(b->buf);
+		arena_free(b->arena);
 		free(b);
 	}
 }
@@ -440,7 +395,6 @@ static void
 handle_batch(struct ipc_conn *c, const Warp__Frame *f)
 {
 	const Warp__EventBatch	*in = f->events;
-	Warp__EventBatch	 out = WARP__EVENT_BATCH__INIT;
 	struct logd_batch	*b;
 	struct logd_peer	*peer = ipc_conn_data(c);
 	const char		*why = NULL;
@@ -458,9 +412,28 @@ handle_batch(struct ipc_conn *c, const Warp__Frame *f)
 			return;
 		}
 	}
-	out.events = xcalloc(in->n_events, sizeof(*out.events));
+	/*
+	 * Keep the frame as it was unpacked (no copy, no repack): the
+	 * accepted events are compacted in place, and the sinks read them
+	 * straight from the frame's arena.
+	 */
+	b = xcalloc(1, sizeof(*b));
+	if ((b->arena = ipc_frame_keep(f)) == NULL) {
+		/* not held in an arena (a nested frame): copy it into one */
+		size_t		 len = warp__event_batch__get_packed_size(in);
+		uint8_t		*buf = xmalloc(len ? len : 1);
+
+		warp__event_batch__pack(in, buf);
+		b->arena = arena_new(len * 2 + 4096);
+		in = warp__event_batch__unpack(arena_allocator(b->arena), len,
+		    buf);
+		free(buf);
+		if (in == NULL)
+			fatalx("out of memory copying an event batch");
+	}
+	b->eb = *in;
 	for (i = 0; i < in->n_events; i++) {
-		const Warp__Event *ev = in->events[i];
+		Warp__Event *ev = in->events[i];
 
 		if (!event_ok(ev, &why)) {
 			if (bad++ == 0)
@@ -474,24 +447,16 @@ handle_batch(struct ipc_conn *c, const Warp__Frame *f)
 			logd->headers_dropped++;
 			continue;
 		}
-		out.events[n++] = (Warp__Event *)ev;
+		b->eb.events[n++] = ev;
 	}
-	out.n_events = n;
-	if (in->has_replay) {
-		out.has_replay = 1;
-		out.replay = in->replay;
-	}
+	b->eb.n_events = n;
+	b->mem = arena_used(b->arena);
 	logd->invalid += bad;
 	logd->events += n;
 	if (bad > 1)
 		log_warnx("%s: %zu malformed events dropped from one batch",
 		    ipc_conn_peer(c), bad);
 
-	b = xcalloc(1, sizeof(*b));
-	b->len = warp__event_batch__get_packed_size(&out);
-	b->buf = xmalloc(b->len ? b->len : 1);
-	warp__event_batch__pack(&out, b->buf);
-	free(out.events);
 	b->nevents = n;
 	b->frame_id = f->id;
 	b->peer = peer;

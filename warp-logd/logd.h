@@ -35,9 +35,16 @@ const char	*logd_conf_str(const struct conf *, const char *key);
 
 /* ---- batches --------------------------------------------------------------- */
 
+/*
+ * A batch is the EventBatch as warp-logd received it, unpacked once by
+ * the event loop (into the arena the IPC layer unpacked the frame into)
+ * and then only read, by every sink's thread at the same time: no sink
+ * unpacks or copies it again.  It goes away with its last reference.
+ */
 struct logd_batch {
-	uint8_t			*buf;		/* packed Warp__EventBatch */
-	size_t			 len;
+	struct arena		*arena;		/* holds everything eb points to */
+	Warp__EventBatch	 eb;		/* the accepted events */
+	size_t			 mem;		/* bytes held (queue bounds) */
 	size_t			 nevents;
 	uint64_t		 frame_id;	/* Ack goes back with this id */
 	struct logd_peer	*peer;		/* owned by the event loop */
@@ -49,17 +56,6 @@ struct logd_batch {
 /* A durable sink has committed the batch (any thread). */
 void	 logd_batch_done(struct logd_batch *);
 void	 logd_batch_unref(struct logd_batch *);
-/*
- * Unpack a batch's events into the calling thread's arena; the result
- * lives until logd_batch_release() or the next unpack in the same thread
- * (one unpacked batch per thread at a time).  Never free_unpacked() it.
- */
-#define LOGD_ARENA_CHUNK	(256 * 1024)
-Warp__EventBatch *logd_batch_unpack(const struct logd_batch *);
-Warp__EventBatch *logd_unpack_events(const uint8_t *, size_t);
-void	 logd_batch_release(Warp__EventBatch *);
-/* A thread that unpacked batches ends: free its arena. */
-void	 logd_thread_done(void);
 
 /* ---- growable byte buffer (json.c) ------------------------------------------- */
 

@@ -105,7 +105,7 @@ sink_thread(void *arg)
 			s->ops->reopen(s);
 		bytes = 0;
 		for (i = 0; i < n; i++)
-			bytes += group[i]->len;
+			bytes += group[i]->mem;
 		s->ops->write(s, group, n);
 		atomic_fetch_sub(&s->qbytes, bytes);
 		for (i = 0; i < n; i++)
@@ -118,7 +118,6 @@ sink_thread(void *arg)
 	pthread_mutex_unlock(&s->mtx);
 	if (s->ops->close != NULL)
 		s->ops->close(s);
-	logd_thread_done();
 	return NULL;
 }
 
@@ -140,7 +139,7 @@ void
 sink_push(struct sink *s, struct logd_batch *b)
 {
 	atomic_fetch_add(&b->refs, 1);
-	atomic_fetch_add(&s->qbytes, b->len);
+	atomic_fetch_add(&s->qbytes, b->mem);
 	pthread_mutex_lock(&s->mtx);
 	if (s->qlen == s->qcap) {
 		struct logd_batch **nq;

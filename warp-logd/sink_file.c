@@ -168,14 +168,13 @@ static void
 file_sink_write(struct sink *s, struct logd_batch **group, size_t n)
 {
 	struct file_sink	*f = s->priv;
-	Warp__EventBatch	*eb;
+	const Warp__EventBatch	*eb;
 	size_t			 i, j, events = 0;
 	int			 delay = 100;
 
 	f->buf.len = 0;
 	for (i = 0; i < n; i++) {
-		if ((eb = logd_batch_unpack(group[i])) == NULL)
-			continue;
+		eb = &group[i]->eb;
 		for (j = 0; j < eb->n_events; j++) {
 			const Warp__Event *ev = eb->events[j];
 
@@ -197,7 +196,6 @@ file_sink_write(struct sink *s, struct logd_batch **group, size_t n)
 				continue;
 			events++;
 		}
-		logd_batch_release(eb);
 	}
 	/* One stat per write group (not per event): after a logrotate move,
 	 * nothing more is written to the moved file. */

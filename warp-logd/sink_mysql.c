@@ -26,6 +26,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "arena.h"
 #include "conf.h"
 #include "log.h"
 #include "util.h"
@@ -36,6 +37,7 @@
 #define SPOOL_HDR		16	/* magic + 8-byte read offset */
 #define SPOOL_DRAIN_BYTES	(4u * 1024 * 1024)
 #define SPOOL_DRAIN_BATCHES	256
+#define MY_DRAIN_ARENA_CHUNK	(256 * 1024)
 #define SPOOL_RECORD_MAX	(64u * 1024 * 1024)
 
 enum { MT_COMM, MT_CONN, MT_DETAILS, MT_TXN, MT_RCPT, MT_MAX };
@@ -77,6 +79,7 @@ struct mysql_sink {
 	size_t		 qmax;
 	uint64_t	 spool_max;
 	char		*spool_path;
+	struct arena	*drain_arena;	/* spooled batches, unpacked */
 
 	MYSQL		*my;
 	/* per table, statements of 1, 2, 4, ... MYROWS_MAX_ROWS rows,
@@ -200,12 +203,15 @@ spool_append(struct mysql_sink *m, struct logd_batch **group, size_t n)
 
 	m->tmp.len = 0;
 	for (i = 0; i < n; i++) {
-		uint8_t lenb[4] = { (uint8_t)(group[i]->len >> 24),
-		    (uint8_t)(group[i]->len >> 16), (uint8_t)(group[i]->len >> 8),
-		    (uint8_t)group[i]->len };
+		size_t	 len = warp__event_batch__get_packed_size(&group[i]->eb);
+		uint8_t	 lenb[4] = { (uint8_t)(len >> 24), (uint8_t)(len >> 16),
+		    (uint8_t)(len >> 8), (uint8_t)len };
 
 		logd_buf_add(&m->tmp, lenb, 4);
-		logd_buf_add(&m->tmp, group[i]->buf, group[i]->len);
+		logd_buf_grow(&m->tmp, len);
+		warp__event_batch__pack(&group[i]->eb,
+		    (uint8_t *)m->tmp.p + m->tmp.len);
+		m->tmp.len += len;
 		events += group[i]->nevents;
 	}
 	total = m->tmp.len;
@@ -579,32 +585,23 @@ my_conn(struct mysql_sink *m, const Warp__ConnEvent *c)
 	return 0;
 }
 
-/* Store packed batches in one transaction.  0, or -1 (then disconnected). */
+/* Store batches in one transaction.  0, or -1 (then disconnected). */
 static int
-my_store(struct mysql_sink *m, const uint8_t *const *bufs,
-    const size_t *lens, size_t n)
+my_store(struct mysql_sink *m, const Warp__EventBatch *const *ebs, size_t n)
 {
-	Warp__EventBatch	*eb;
 	uint64_t		 stored = m->stored, dups = m->dups;
 	size_t			 i, j;
 	int			 rc = 0, t;
 
 	for (i = 0; i < n && rc == 0; i++) {
-		eb = logd_unpack_events(bufs[i], lens[i]);
-		if (eb == NULL) {
-			log_warnx("mysql sink: a spooled batch does not unpack, "
-			    "skipped");
-			continue;
-		}
-		for (j = 0; j < eb->n_events && rc == 0; j++) {
-			const Warp__Event *ev = eb->events[j];
+		for (j = 0; j < ebs[i]->n_events && rc == 0; j++) {
+			const Warp__Event *ev = ebs[i]->events[j];
 
 			if (ev->kind_case == WARP__EVENT__KIND_COMM)
 				rc = my_comm(m, ev->comm);
 			else if (ev->kind_case == WARP__EVENT__KIND_CONN)
 				rc = my_conn(m, ev->conn);
 		}
-		logd_batch_release(eb);
 	}
 	/* what did not fill a whole chunk */
 	for (t = 0; t < MT_MAX && rc == 0; t++)
@@ -665,16 +662,14 @@ static void
 mysql_sink_write(struct sink *s, struct logd_batch **group, size_t n)
 {
 	struct mysql_sink	*m = s->priv;
-	const uint8_t		*bufs[256] = { NULL };
-	size_t			 lens[256] = { 0 }, i;
+	const Warp__EventBatch	*ebs[256] = { NULL };
+	size_t			 i;
 
 	if (m->connected && m->spool_end == m->spool_rd &&
 	    atomic_load(&s->qbytes) <= m->qmax) {
-		for (i = 0; i < n && i < WARP_NELEM(bufs); i++) {
-			bufs[i] = group[i]->buf;
-			lens[i] = group[i]->len;
-		}
-		if (my_store(m, bufs, lens, i) == 0)
+		for (i = 0; i < n && i < WARP_NELEM(ebs); i++)
+			ebs[i] = &group[i]->eb;
+		if (my_store(m, ebs, i) == 0)
 			goto done;
 	}
 	spool_append(m, group, n);
@@ -687,10 +682,13 @@ done:
 static int
 spool_drain(struct mysql_sink *m)
 {
+	const Warp__EventBatch *ebs[SPOOL_DRAIN_BATCHES];
 	uint8_t		*data, *p;
 	const uint8_t	*bufs[SPOOL_DRAIN_BATCHES];
-	size_t		 lens[SPOOL_DRAIN_BATCHES], n = 0, avail, len;
+	size_t		 lens[SPOOL_DRAIN_BATCHES], n = 0, nebs = 0, i;
+	size_t		 avail, len;
 	uint64_t	 want, off;
+	int		 rc;
 
 	want = WARP_MIN(m->spool_end - m->spool_rd, SPOOL_DRAIN_BYTES);
 	data = xmalloc((size_t)want);
@@ -729,13 +727,24 @@ spool_drain(struct mysql_sink *m)
 		p = data + 4 + len;
 	}
 	off = m->spool_rd + (uint64_t)(p - data);
-	if (my_store(m, bufs, lens, n) == -1) {
-		free(data);
-		return -1;
+	/* unpacked into one arena for the whole transaction */
+	if (m->drain_arena == NULL)
+		m->drain_arena = arena_new(MY_DRAIN_ARENA_CHUNK);
+	for (i = 0; i < n; i++) {
+		ebs[nebs] = warp__event_batch__unpack(
+		    arena_allocator(m->drain_arena), lens[i], bufs[i]);
+		if (ebs[nebs] == NULL)
+			log_warnx("mysql sink: a spooled batch does not unpack, "
+			    "skipped");
+		else
+			nebs++;
 	}
-	for (len = 0; len < n; len++)
-		m->drained++;
+	rc = my_store(m, ebs, nebs);
+	arena_reset(m->drain_arena);
 	free(data);
+	if (rc == -1)
+		return -1;
+	m->drained += n;
 	spool_set_rd(m, off);
 	if (m->spool_rd == SPOOL_HDR)
 		log_info("mysql sink: spool drained");
@@ -785,6 +794,7 @@ mysql_sink_close(struct sink *s)
 		myrows_free(&m->rows[t]);
 	logd_buf_free(&m->sql);
 	logd_buf_free(&m->tmp);
+	arena_free(m->drain_arena);
 	explicit_bzero(m->password, strlen(m->password));
 	free(m->host);
 	free(m->socket);

@@ -136,12 +136,11 @@ static void
 slack_sink_write(struct sink *s, struct logd_batch **group, size_t n)
 {
 	struct slack_sink	*k = s->priv;
-	Warp__EventBatch	*eb;
+	const Warp__EventBatch	*eb;
 	size_t			 i, j;
 
 	for (i = 0; i < n; i++) {
-		if ((eb = logd_batch_unpack(group[i])) == NULL)
-			continue;
+		eb = &group[i]->eb;
 		for (j = 0; j < eb->n_events; j++) {
 			const Warp__Event *ev = eb->events[j];
 
@@ -162,7 +161,6 @@ slack_sink_write(struct sink *s, struct logd_batch **group, size_t n)
 			note_push(k, xmemdup(k->payload.p, k->payload.len + 1),
 			    k->payload.len);
 		}
-		logd_batch_release(eb);
 	}
 }
 

@@ -306,7 +306,7 @@ put_conn(struct sqlite_sink *q, const Warp__ConnEvent *c)
 static int
 sq_store(struct sqlite_sink *q, struct logd_batch **group, size_t n)
 {
-	Warp__EventBatch	*eb;
+	const Warp__EventBatch	*eb;
 	size_t			 i, j;
 	int			 rc = 0;
 
@@ -315,8 +315,7 @@ sq_store(struct sqlite_sink *q, struct logd_batch **group, size_t n)
 	if (run(q, q->st[ST_BEGIN]) == -1)
 		return -1;
 	for (i = 0; i < n && rc == 0; i++) {
-		if ((eb = logd_batch_unpack(group[i])) == NULL)
-			continue;
+		eb = &group[i]->eb;
 		for (j = 0; j < eb->n_events && rc == 0; j++) {
 			const Warp__Event *ev = eb->events[j];
 
@@ -325,7 +324,6 @@ sq_store(struct sqlite_sink *q, struct logd_batch **group, size_t n)
 			else if (ev->kind_case == WARP__EVENT__KIND_CONN)
 				rc = put_conn(q, ev->conn);
 		}
-		logd_batch_release(eb);
 	}
 	if (rc == 0 && run(q, q->st[ST_COMMIT]) == 0)
 		return 0;

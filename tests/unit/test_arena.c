@@ -35,6 +35,11 @@ test_arena_align_disjoint(void **state)
 			assert_int_equal(p[i][j], (uint8_t)i);
 	}
 	pa->free(pa->allocator_data, p[3]);	/* a no-op, never a crash */
+	/* arena_alloc() hands out from the same chunks */
+	assert_int_equal((uintptr_t)arena_alloc(a, 5) % 16, 0);
+	/* 64 pieces of 1..64 bytes, 16 each of 16, 32, 48, 64; then 16 */
+	assert_int_equal(arena_used(a), 16 * (16 + 32 + 48 + 64) + 16);
+	assert_null(arena_alloc(a, SIZE_MAX));
 	arena_free(a);
 }
 

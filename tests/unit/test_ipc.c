@@ -22,6 +22,7 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 
+#include "arena.h"
 #include "ipc.h"
 #include "log.h"
 #include "util.h"
@@ -260,6 +261,9 @@ struct world {
 	int			 closes;	/* server on_close calls */
 	int			 replies, nulls;
 	uint64_t		 last_id;
+	struct arena		*kept[4];	/* frames kept by srv_frame */
+	const Warp__Frame	*kept_f[4];
+	int			 nkept;
 };
 
 /* The server answers FilterRequest with a verdict naming the request id,
@@ -271,8 +275,18 @@ srv_frame(struct ipc_conn *c, const Warp__Frame *f, void *arg)
 	Warp__FilterVerdict	 v = WARP__FILTER_VERDICT__INIT;
 	char			 rule[32];
 
+	struct world		*w = arg;
+
 	if (f->body_case != WARP__FRAME__BODY_FILTER_REQUEST)
 		return;
+	/* A request for connection "keep..." is kept past the callback. */
+	if (strncmp(f->filter_request->connection_id, "keep", 4) == 0 &&
+	    w->nkept < (int)WARP_NELEM(w->kept)) {
+		w->kept[w->nkept] = ipc_frame_keep(f);
+		assert_non_null(w->kept[w->nkept]);
+		assert_null(ipc_frame_keep(f));		/* only once */
+		w->kept_f[w->nkept++] = f;
+	}
 	snprintf(rule, sizeof(rule), "id%llu", (unsigned long long)f->id);
 	v.action = WARP__FILTER_ACTION__FILTER_RELAY;
 	v.rule = rule;
@@ -439,6 +453,36 @@ test_request_reply(void **state)
 	run_until(w, NULL, 0, 100);
 	assert_int_equal(w->replies, 303);
 	assert_int_equal(w->nulls, 0);
+}
+
+/* A kept frame outlives its callback, untouched by the frames after it. */
+static void
+test_frame_keep(void **state)
+{
+	struct world		*w = *state;
+	Warp__Frame		 f = WARP__FRAME__INIT;
+	Warp__FilterRequest	 r = WARP__FILTER_REQUEST__INIT;
+	char			 cid[16];
+	int			 i;
+
+	f.body_case = WARP__FRAME__BODY_FILTER_REQUEST;
+	f.filter_request = &r;
+	for (i = 0; i < 3; i++) {
+		snprintf(cid, sizeof(cid), "keep%d", i);
+		r.connection_id = cid;
+		assert_true(ipc_client_request(w->cli, &f, 2000, on_reply, w));
+		assert_true(send_filter(w, 2000) != 0);	/* not kept */
+	}
+	assert_true(run_until(w, &w->replies, 6, 3000));
+	assert_int_equal(w->nkept, 3);
+	for (i = 0; i < 3; i++) {
+		snprintf(cid, sizeof(cid), "keep%d", i);
+		assert_string_equal(w->kept_f[i]->filter_request->connection_id,
+		    cid);
+		/* outside its callback a frame cannot be taken */
+		assert_null(ipc_frame_keep(w->kept_f[i]));
+		arena_free(w->kept[i]);
+	}
 }
 
 static void
@@ -745,6 +789,8 @@ main(void)
 		cmocka_unit_test(test_non_canonical),
 		cmocka_unit_test(test_hello_check),
 		cmocka_unit_test_setup_teardown(test_request_reply,
+		    world_setup, world_teardown),
+		cmocka_unit_test_setup_teardown(test_frame_keep,
 		    world_setup, world_teardown),
 		cmocka_unit_test_setup_teardown(test_timeout,
 		    world_setup, world_teardown),
