@@ -917,25 +917,83 @@ enqueue(struct evstream *es, struct rec *r)
 	}
 }
 
-static void
-enqueue_event(struct evstream *es, const Warp__Event *ev)
+/* A record for an event of n packed bytes, or NULL (too large: dropped). */
+static struct rec *
+rec_new(struct evstream *es, size_t n)
 {
 	struct rec	*r;
-	size_t		 n;
 
-	n = warp__event__get_packed_size(ev);
 	if (n + EVSTREAM_REC_HDR > EVSTREAM_MAX_EVENT) {
 		log_warnx("event stream: event of %zu bytes is too large",
 		    n);
 		es->st.queued++;
 		note_drop(es, 1);
-		return;
+		return NULL;
 	}
 	r = xmalloc(sizeof(*r) + EVSTREAM_REC_HDR + n);
 	r->len = (uint32_t)(EVSTREAM_REC_HDR + n);
 	warp_put_be32(r->data, r->len);
-	warp__event__pack(ev, r->data + EVSTREAM_REC_HDR);
-	enqueue(es, r);
+	return r;
+}
+
+static size_t
+varint_len(uint64_t v)
+{
+	size_t	 n = 1;
+
+	while (v >= 0x80) {
+		v >>= 7;
+		n++;
+	}
+	return n;
+}
+
+/* tag + length + bytes of a length-delimited field */
+static size_t
+put_lenfield(uint8_t *p, uint8_t tag, const void *v, size_t len)
+{
+	size_t	 n;
+
+	p[0] = tag;
+	n = 1 + put_varint(p + 1, len);
+	if (len > 0)
+		memcpy(p + n, v, len);
+	return n + len;
+}
+
+#define EVENT_TAG_COMM		0x0a	/* Event.comm: field 1, wire type 2 */
+
+size_t
+evstream_pack_comm(uint8_t *out, const char *connection_id, uint32_t seq,
+    int64_t occurred_at_us, const char *direction, const void *data,
+    size_t len)
+{
+	size_t	 lc, ld, body, n;
+
+	if (connection_id == NULL)	/* as protobuf-c packs a NULL string */
+		connection_id = "";
+	if (direction == NULL)
+		direction = "";
+	lc = strlen(connection_id);
+	ld = strlen(direction);
+
+	/* CommEvent: 1 connection_id, 2 seq, 3 occurred_at_us (an int64
+	 * varint: ten bytes when negative), 4 direction, 5 data */
+	body = 1 + varint_len(lc) + lc + 1 + varint_len(seq) +
+	    1 + varint_len((uint64_t)occurred_at_us) +
+	    1 + varint_len(ld) + ld + 1 + varint_len(len) + len;
+	if (out == NULL)
+		return 1 + varint_len(body) + body;
+	out[0] = EVENT_TAG_COMM;
+	n = 1 + put_varint(out + 1, body);
+	n += put_lenfield(out + n, 0x0a, connection_id, lc);
+	out[n++] = 0x10;
+	n += put_varint(out + n, seq);
+	out[n++] = 0x18;
+	n += put_varint(out + n, (uint64_t)occurred_at_us);
+	n += put_lenfield(out + n, 0x22, direction, ld);
+	n += put_lenfield(out + n, 0x2a, data, len);
+	return n;
 }
 
 void
@@ -943,28 +1001,30 @@ evstream_comm(struct evstream *es, const char *connection_id, uint32_t seq,
     int64_t occurred_at_us, const char *direction, const void *data,
     size_t len)
 {
-	Warp__CommEvent	 c = WARP__COMM_EVENT__INIT;
-	Warp__Event	 ev = WARP__EVENT__INIT;
+	struct rec	*r;
+	size_t		 n;
 
-	c.connection_id = (char *)connection_id;
-	c.seq = seq;
-	c.occurred_at_us = occurred_at_us;
-	c.direction = (char *)direction;
-	c.data.data = (uint8_t *)data;
-	c.data.len = len;
-	ev.kind_case = WARP__EVENT__KIND_COMM;
-	ev.comm = &c;
-	enqueue_event(es, &ev);
+	n = evstream_pack_comm(NULL, connection_id, seq, occurred_at_us,
+	    direction, data, len);
+	if ((r = rec_new(es, n)) == NULL)
+		return;
+	evstream_pack_comm(r->data + EVSTREAM_REC_HDR, connection_id, seq,
+	    occurred_at_us, direction, data, len);
+	enqueue(es, r);
 }
 
 void
 evstream_conn(struct evstream *es, const Warp__ConnEvent *conn)
 {
 	Warp__Event	 ev = WARP__EVENT__INIT;
+	struct rec	*r;
 
 	ev.kind_case = WARP__EVENT__KIND_CONN;
 	ev.conn = (Warp__ConnEvent *)conn;
-	enqueue_event(es, &ev);
+	if ((r = rec_new(es, warp__event__get_packed_size(&ev))) == NULL)
+		return;
+	warp__event__pack(&ev, r->data + EVSTREAM_REC_HDR);
+	enqueue(es, r);
 }
 
 /* A reload may change the flush interval; the next timer uses it. */

@@ -76,4 +76,14 @@ void	 evstream_free(struct evstream *);
 uint8_t	*evstream_encode_frame(uint64_t id, const uint8_t *const *events,
 	    const size_t *lens, size_t n, int replay, size_t *lenp);
 
+/*
+ * The packed bytes of Warp__Event{comm = CommEvent{...}}, written by hand
+ * (the relay records about fifteen per message): the same bytes as
+ * warp__event__pack(), which tests/unit/test_evstream.c checks.  Returns
+ * the length; with out NULL only computes it.
+ */
+size_t	 evstream_pack_comm(uint8_t *out, const char *connection_id,
+	    uint32_t seq, int64_t occurred_at_us, const char *direction,
+	    const void *data, size_t len);
+
 #endif

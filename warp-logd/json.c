@@ -59,6 +59,22 @@ logd_buf_addc(struct logd_buf *b, char c)
 	b->p[b->len] = '\0';
 }
 
+/* A decimal integer, without printf: one per JSON event at least. */
+void
+logd_buf_addi(struct logd_buf *b, int64_t v)
+{
+	char		 tmp[24], *e = tmp + sizeof(tmp), *q = e;
+	uint64_t	 u = v < 0 ? -(uint64_t)v : (uint64_t)v;
+
+	do {
+		*--q = (char)('0' + u % 10);
+		u /= 10;
+	} while (u != 0);
+	if (v < 0)
+		*--q = '-';
+	logd_buf_add(b, q, (size_t)(e - q));
+}
+
 void
 logd_buf_addf(struct logd_buf *b, const char *fmt, ...)
 {
@@ -362,7 +378,7 @@ json_opt_i64(struct logd_buf *b, const char *key, int has, int64_t v)
 	if (!has)
 		return;
 	json_key(b, key);
-	logd_buf_addf(b, "%lld", (long long)v);
+	logd_buf_addi(b, v);
 }
 
 static void
@@ -378,7 +394,8 @@ json_head(struct logd_buf *b, const char *type, int64_t at_us,
 	logd_buf_add(b, ts, 27);
 	logd_buf_add(b, "\",\"connection_id\":", 18);
 	json_cstr(b, cid);
-	logd_buf_addf(b, ",\"seq\":%u", seq);
+	logd_buf_add(b, ",\"seq\":", 7);
+	logd_buf_addi(b, seq);
 }
 
 void
@@ -404,7 +421,7 @@ logd_json_conn(struct logd_buf *b, const Warp__ConnEvent *c)
 	json_key(b, "to");
 	json_cstr(b, c->mail_to ? c->mail_to : "");
 	json_key(b, "elapse");
-	logd_buf_addf(b, "%lld", (long long)c->elapse_ms);
+	logd_buf_addi(b, c->elapse_ms);
 	json_opt_str(b, "client_addr", c->client_addr);
 	json_opt_str(b, "orig_dst_addr", c->orig_dst_addr);
 	json_opt_str(b, "outbound_addr", c->outbound_addr);

@@ -69,6 +69,7 @@ void	 logd_buf_grow(struct logd_buf *, size_t more);
 void	 logd_buf_add(struct logd_buf *, const void *, size_t);
 void	 logd_buf_adds(struct logd_buf *, const char *);
 void	 logd_buf_addc(struct logd_buf *, char);
+void	 logd_buf_addi(struct logd_buf *, int64_t);
 void	 logd_buf_addf(struct logd_buf *, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
 void	 logd_buf_free(struct logd_buf *);

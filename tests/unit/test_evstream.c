@@ -116,6 +116,53 @@ test_frame_bytes(void **state)
 	check_frame(5, 1);
 }
 
+/* The hand-written CommEvent encoding is protobuf-c's, byte for byte. */
+static void
+check_comm(const char *cid, uint32_t seq, int64_t at, const char *dir,
+    size_t len)
+{
+	Warp__CommEvent	 c = WARP__COMM_EVENT__INIT;
+	Warp__Event	 ev = WARP__EVENT__INIT;
+	uint8_t		*data, *ref, *mine;
+	size_t		 n, i;
+
+	data = xmalloc(len + 1);
+	for (i = 0; i < len; i++)
+		data[i] = (uint8_t)(i * 7);
+	c.connection_id = (char *)cid;
+	c.seq = seq;
+	c.occurred_at_us = at;
+	c.direction = (char *)dir;
+	c.data.data = data;
+	c.data.len = len;
+	ev.kind_case = WARP__EVENT__KIND_COMM;
+	ev.comm = &c;
+	n = warp__event__get_packed_size(&ev);
+	ref = xmalloc(n);
+	assert_int_equal(warp__event__pack(&ev, ref), n);
+	assert_int_equal(evstream_pack_comm(NULL, cid, seq, at, dir, data,
+	    len), n);
+	mine = xmalloc(n);
+	assert_int_equal(evstream_pack_comm(mine, cid, seq, at, dir, data,
+	    len), n);
+	assert_memory_equal(mine, ref, n);
+	free(mine);
+	free(ref);
+	free(data);
+}
+
+static void
+test_comm_bytes(void **state)
+{
+	check_comm("01JDCONNECTION0000000000AB", 1, 1764009780123456LL, "|<",
+	    14);
+	check_comm("", 0, 0, "", 0);				/* all empty */
+	check_comm("c", UINT32_MAX, -1, "--", 127);		/* 10-byte int64 */
+	check_comm("c", 128, INT64_MIN, ">|", 128);
+	check_comm("c", 300, INT64_MAX, "<-", 16384);		/* 3-byte length */
+	check_comm("c", 7, 1, "->", 100000);
+}
+
 /* ---- a stand-in for warp-logd ---------------------------------------------------- */
 
 enum srv_mode {
@@ -646,6 +693,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_frame_bytes),
+		cmocka_unit_test(test_comm_bytes),
 		cmocka_unit_test_setup_teardown(test_order_acked,
 		    world_setup, world_teardown),
 		cmocka_unit_test_setup_teardown(test_redeliver_after_close,

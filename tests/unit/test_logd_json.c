@@ -126,6 +126,20 @@ test_json_lines(void **state)
 	    "\"01JDCONNECTION0000000000AB\",\"seq\":9,\"from\":\"a@example.org\","
 	    "\"to\":\"b@example.net,c@example.net\",\"elapse\":-1,"
 	    "\"helo\":\"x\\\"y\",\"final_code\":250}\n");
+
+	/* integers are written without printf: the extremes too */
+	b.len = 0;
+	logd_buf_addi(&b, 0);
+	logd_buf_addc(&b, ' ');
+	logd_buf_addi(&b, -7);
+	logd_buf_addc(&b, ' ');
+	logd_buf_addi(&b, INT64_MAX);
+	logd_buf_addc(&b, ' ');
+	logd_buf_addi(&b, INT64_MIN);
+	logd_buf_addc(&b, ' ');
+	logd_buf_addi(&b, UINT32_MAX);
+	assert_string_equal(b.p, "0 -7 9223372036854775807 "
+	    "-9223372036854775808 4294967295");
 	logd_buf_free(&b);
 }
 
