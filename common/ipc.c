@@ -24,6 +24,7 @@
 #include <errno.h>
 #include <grp.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
@@ -446,16 +447,29 @@ conn_bad(struct ipc_conn *c, const char *err, const uint8_t *body,
 #define IPC_ARENA_CHUNK		(64 * 1024)
 #define IPC_ARENA_CHUNK_MAX	(4 * 1024 * 1024)
 
+#define IPC_ARENA_SPARE		8	/* given back, kept for reuse */
+
 static struct arena	*frame_arena;
 static int		 frame_arena_busy;
 static const Warp__Frame *frame_in_arena;	/* the callback's frame */
 static size_t		 frame_chunk = IPC_ARENA_CHUNK;
+/* Kept arenas come back from any thread (ipc_frame_release); reusing
+ * them spares a fresh mapping, and its page faults, per kept frame. */
+static pthread_mutex_t	 spare_mtx = PTHREAD_MUTEX_INITIALIZER;
+static struct arena	*spare[IPC_ARENA_SPARE];
+static int		 nspare;
 
 static ProtobufCAllocator *
 frame_arena_take(void)
 {
 	if (frame_arena_busy)
 		return NULL;
+	if (frame_arena == NULL) {
+		pthread_mutex_lock(&spare_mtx);
+		if (nspare > 0)
+			frame_arena = spare[--nspare];
+		pthread_mutex_unlock(&spare_mtx);
+	}
 	if (frame_arena == NULL)
 		frame_arena = arena_new(frame_chunk);
 	frame_arena_busy = 1;
@@ -489,6 +503,21 @@ ipc_frame_keep(const Warp__Frame *f)
 	frame_arena = NULL;
 	frame_in_arena = NULL;
 	return a;
+}
+
+void
+ipc_frame_release(struct arena *a)
+{
+	if (a == NULL)
+		return;
+	arena_reset(a);
+	pthread_mutex_lock(&spare_mtx);
+	if (nspare < IPC_ARENA_SPARE) {
+		spare[nspare++] = a;
+		a = NULL;
+	}
+	pthread_mutex_unlock(&spare_mtx);
+	arena_free(a);
 }
 
 static void

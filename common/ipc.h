@@ -78,11 +78,13 @@ struct arena;
 /*
  * Inside an on_frame callback: take the frame out of the IPC layer's
  * hands, so it outlives the callback without a copy.  Returns the arena
- * it was unpacked into (the caller arena_free()s it when done with the
- * frame), or NULL when f is not an arena-held frame (then copy what is
- * needed before returning).
+ * it was unpacked into (give it back with ipc_frame_release() when done
+ * with the frame), or NULL when f is not an arena-held frame (then copy
+ * what is needed before returning).
  */
 struct arena *ipc_frame_keep(const Warp__Frame *f);
+/* Done with a kept frame (any thread): its arena is reused or freed. */
+void	 ipc_frame_release(struct arena *);
 
 /* Fill a Hello frame with our protocol, version, name and pid. */
 void	 ipc_hello_init(Warp__Frame *, Warp__Hello *, const char *peer);

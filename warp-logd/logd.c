@@ -267,7 +267,7 @@ void
 logd_batch_unref(struct logd_batch *b)
 {
 	if (atomic_fetch_sub(&b->refs, 1) == 1) {
-		arena_free(b->arena);
+		ipc_frame_release(b->arena);
 		free(b);
 	}
 }

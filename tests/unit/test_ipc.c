@@ -481,7 +481,7 @@ test_frame_keep(void **state)
 		    cid);
 		/* outside its callback a frame cannot be taken */
 		assert_null(ipc_frame_keep(w->kept_f[i]));
-		arena_free(w->kept[i]);
+		ipc_frame_release(w->kept[i]);
 	}
 }
 
