@@ -8,6 +8,14 @@
  * sessions (max_connections: stop accepting at the limit, resume when one
  * closes) and survives descriptor exhaustion (EMFILE/ENFILE: pause
  * accepting for a moment instead of spinning on a ready listener).
+ *
+ * Worker processes share the listening sockets, and every worker waiting
+ * on one is woken by a new connection.  A worker takes at most
+ * ACCEPT_BATCH connections per wake-up and leaves the rest to the others:
+ * accepting until EAGAIN handed a whole burst (an MTA opening 50
+ * connections at once) to the first worker awake while the other CPUs'
+ * workers got nothing.  Level-triggered readiness brings the worker back
+ * for whatever is still queued.
  */
 #include <sys/socket.h>
 #include <netinet/in.h>
@@ -17,7 +25,6 @@
 #include <unistd.h>
 
 #include <event2/event.h>
-#include <event2/listener.h>
 
 #include "addr.h"
 #include "conf.h"
@@ -29,6 +36,7 @@
 
 #define LISTEN_BACKLOG		1024
 #define EMFILE_PAUSE_MS		250
+#define ACCEPT_BATCH		4	/* connections per wake-up */
 
 static int
 listener_bind(struct proxyd_listener *l, int tproxy)
@@ -103,17 +111,6 @@ listener_open_all(struct proxyd *p, const struct conf *cf)
 }
 
 static void
-accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
-    struct sockaddr *sa, int len, void *arg)
-{
-	struct proxyd	*p = arg;
-
-	p->accepted++;
-	session_accept(p, fd, sa, len);
-	proxyd_accept_update();
-}
-
-static void
 resume_cb(evutil_socket_t fd, short ev, void *arg)
 {
 	log_debug("resuming accepting connections");
@@ -121,11 +118,9 @@ resume_cb(evutil_socket_t fd, short ev, void *arg)
 }
 
 static void
-accept_error_cb(struct evconnlistener *lev, void *arg)
+accept_error(struct proxyd *p, int e)
 {
-	struct proxyd	*p = arg;
 	struct timeval	 tv = { 0, EMFILE_PAUSE_MS * 1000 };
-	int		 e = EVUTIL_SOCKET_ERROR();
 
 	if (e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM) {
 		static int64_t	 last_log;
@@ -148,6 +143,41 @@ accept_error_cb(struct evconnlistener *lev, void *arg)
 	log_warnx("accept: %s", strerror(e));
 }
 
+static void
+accept_cb(evutil_socket_t lfd, short what, void *arg)
+{
+	struct proxyd		*p = arg;
+	struct sockaddr_storage	 ss;
+	socklen_t		 len;
+	int			 fd, i;
+
+	/* p->accepting: max_connections may be reached on the way */
+	for (i = 0; i < ACCEPT_BATCH && p->accepting; i++) {
+		len = sizeof(ss);
+		fd = accept4(lfd, (struct sockaddr *)&ss, &len,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd == -1) {
+			switch (errno) {
+			case EAGAIN:
+#if EAGAIN != EWOULDBLOCK
+			case EWOULDBLOCK:
+#endif
+				return;		/* another worker took it */
+			case EINTR:
+			case ECONNABORTED:	/* reset while queued */
+			case EPROTO:
+				continue;
+			default:
+				accept_error(p, errno);
+				return;
+			}
+		}
+		p->accepted++;
+		session_accept(p, fd, (struct sockaddr *)&ss, (int)len);
+		proxyd_accept_update();
+	}
+}
+
 void
 listener_start(struct proxyd *p)
 {
@@ -156,12 +186,11 @@ listener_start(struct proxyd *p)
 	for (i = 0; i < p->nlisteners; i++) {
 		struct proxyd_listener *l = &p->listeners[i];
 
-		/* backlog 0: the socket already listens (bound as root). */
-		l->lev = evconnlistener_new(p->base, accept_cb, p,
-		    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_DISABLED, 0, l->fd);
-		if (l->lev == NULL)
-			fatalx("evconnlistener_new failed");
-		evconnlistener_set_error_cb(l->lev, accept_error_cb);
+		/* the socket already listens (bound as root) */
+		l->ev = event_new(p->base, l->fd, EV_READ | EV_PERSIST,
+		    accept_cb, p);
+		if (l->ev == NULL)
+			fatalx("event_new failed");
 	}
 	p->ev_resume = evtimer_new(p->base, resume_cb, p);
 	p->accepting = 0;
@@ -175,12 +204,12 @@ listener_set_enabled(struct proxyd *p, int on)
 	if (p->accepting == on)
 		return;
 	for (i = 0; i < p->nlisteners; i++) {
-		if (p->listeners[i].lev == NULL)
+		if (p->listeners[i].ev == NULL)
 			continue;
 		if (on)
-			evconnlistener_enable(p->listeners[i].lev);
+			event_add(p->listeners[i].ev, NULL);
 		else
-			evconnlistener_disable(p->listeners[i].lev);
+			event_del(p->listeners[i].ev);
 	}
 	p->accepting = on;
 }
@@ -191,11 +220,11 @@ listener_close_all(struct proxyd *p)
 	size_t	 i;
 
 	for (i = 0; i < p->nlisteners; i++) {
-		if (p->listeners[i].lev != NULL)
-			evconnlistener_free(p->listeners[i].lev);
-		else if (p->listeners[i].fd != -1)
+		if (p->listeners[i].ev != NULL)
+			event_free(p->listeners[i].ev);
+		if (p->listeners[i].fd != -1)
 			close(p->listeners[i].fd);
-		p->listeners[i].lev = NULL;
+		p->listeners[i].ev = NULL;
 		p->listeners[i].fd = -1;
 	}
 	p->accepting = 0;

@@ -26,7 +26,6 @@
 
 struct bufferevent;
 struct evbuffer;
-struct evconnlistener;
 struct evstream;
 struct ipc_client;
 struct daemon;
@@ -104,7 +103,7 @@ struct proxyd_listener {
 	struct sockaddr_storage	 addr;
 	socklen_t		 len;
 	int			 fd;
-	struct evconnlistener	*lev;
+	struct event		*ev;		/* readable: accept */
 };
 
 TAILQ_HEAD(session_list, session);
