@@ -4,8 +4,8 @@
  *
  * Called by daemon_main() (main.c) through logd_spec.  Receives
  * EventBatch frames from warp-proxyd, drops malformed events (counted),
- * packs the rest into one immutable logd_batch shared by every enabled
- * sink thread, and sends the Ack once every durable sink (file, sqlite,
+ * keeps the rest, as unpacked, in one read-only logd_batch shared by every
+ * enabled sink thread, and sends the Ack once every durable sink (file, sqlite,
  * mysql) has committed it -- the at-least-once contract of docs/logd.md.
  * Holds no credentials itself; the MySQL password and Slack token are read
  * from the configuration by their sinks only.

@@ -3,8 +3,9 @@
  * encoding, dedupe memory, the SQL schema and the Slack formatter.
  *
  * Flow: the libevent thread (logd.c) receives EventBatch frames on
- * log.sock, validates the events, re-packs them into one immutable buffer
- * (struct logd_batch) and hands a reference to every enabled sink.  Each
+ * log.sock, validates the events, keeps the unpacked frame as one
+ * read-only batch (struct logd_batch) and hands a reference to every
+ * enabled sink.  Each
  * sink runs in its own thread (sink.c) with its own bounded queue.  A
  * durable sink (file, sqlite, mysql) calls logd_batch_done() once the batch
  * is committed (or, for mysql, safely in logd's own on-disk spool); when
