@@ -92,3 +92,9 @@ ALTER TABLE communications MODIFY data MEDIUMTEXT;
 
 INSERT INTO schema_version SELECT 3, CURRENT_TIMESTAMP(6) FROM DUAL
   WHERE NOT EXISTS (SELECT 1 FROM schema_version WHERE version = 3);
+
+-- Version 4: each recipient's own time, RCPT sent -> its reply.
+ALTER TABLE recipients ADD COLUMN IF NOT EXISTS ms BIGINT;
+
+INSERT INTO schema_version SELECT 4, CURRENT_TIMESTAMP(6) FROM DUAL
+  WHERE NOT EXISTS (SELECT 1 FROM schema_version WHERE version = 4);

@@ -466,6 +466,7 @@ logd_json_conn(struct logd_buf *b, const Warp__ConnEvent *c)
 				json_cstr(b, r->address ? r->address : "");
 				json_opt_i64(b, "code", r->has_code, r->code);
 				json_opt_str(b, "text", r->text);
+				json_opt_i64(b, "ms", r->has_ms, r->ms);
 				logd_buf_addc(b, '}');
 			}
 			logd_buf_addc(b, ']');

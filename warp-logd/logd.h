@@ -185,7 +185,7 @@ struct logd_schema_step {
 };
 extern const struct logd_schema_step logd_schema[];
 extern const size_t logd_schema_nsteps;
-#define LOGD_SCHEMA_VERSION 3
+#define LOGD_SCHEMA_VERSION 4
 
 /* SQLite schema creation/migration on an open handle.  0 / -1 (errbuf). */
 struct sqlite3;

@@ -110,6 +110,11 @@ const struct logd_schema_step logd_schema[] = {
 	{ 3,
 	  "",
 	  "ALTER TABLE communications MODIFY data MEDIUMTEXT;" },
+	/* Each recipient's own time, RCPT sent -> its reply (with
+	 * pipelining the waits overlap, so rcpt_ms, their sum, is not it). */
+	{ 4,
+	  "ALTER TABLE recipients ADD COLUMN ms INTEGER;",
+	  "ALTER TABLE recipients ADD COLUMN IF NOT EXISTS ms BIGINT;" },
 };
 const size_t logd_schema_nsteps = WARP_NELEM(logd_schema);
 

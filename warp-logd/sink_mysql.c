@@ -56,7 +56,7 @@ static const char *const txn_cols[] = { "connection_id", "idx", "mail_from",
 	"mail_params", "rcpt_to", "size", "final_code", "final_text",
 	"verdict", "data_ms", "eod_ms", "elapse_ms", "message_id" };
 static const char *const rcpt_cols[] = { "connection_id", "txn", "idx",
-	"address", "code", "text" };
+	"address", "code", "text", "ms" };
 
 static const struct myrows_table my_tables[MT_MAX] = {
 	[MT_COMM] = { "communications", comm_cols, WARP_NELEM(comm_cols) },
@@ -578,6 +578,7 @@ my_conn(struct mysql_sink *m, const Warp__ConnEvent *c)
 			myrows_cstr(r, rc->address ? rc->address : "");
 			myrows_i64(r, rc->has_code, rc->code);
 			myrows_cstr(r, rc->text);
+			myrows_i64(r, rc->has_ms, rc->ms);
 			if (my_end_row(m, MT_RCPT) == -1)
 				return -1;
 		}

@@ -45,7 +45,7 @@ static const char *const sqlite_sql[ST_MAX] = {
 	    " verdict, data_ms, eod_ms, elapse_ms, message_id) VALUES"
 	    " (?,?,?,?,?,?,?,?,?,?,?,?,?)",
 	[ST_RCPT] = "INSERT OR IGNORE INTO recipients (connection_id, txn, idx,"
-	    " address, code, text) VALUES (?,?,?,?,?,?)",
+	    " address, code, text, ms) VALUES (?,?,?,?,?,?,?)",
 	[ST_BEGIN] = "BEGIN IMMEDIATE",
 	[ST_COMMIT] = "COMMIT",
 	[ST_ROLLBACK] = "ROLLBACK",
@@ -296,6 +296,7 @@ put_conn(struct sqlite_sink *q, const Warp__ConnEvent *c)
 			b_clean(q, st, 4, r->address ? r->address : "");
 			b_i64(st, 5, r->has_code, r->code);
 			b_clean(q, st, 6, r->text);
+			b_i64(st, 7, r->has_ms, r->ms);
 			if (run(q, st) == -1)
 				return -1;
 		}

@@ -519,6 +519,7 @@ handle_reply(struct session *s, const char *buf, size_t len)
 		if (p->txn < s->ntxns && p->arg < s->txns[p->txn].nrcpts) {
 			t = &s->txns[p->txn];
 			t->rcpts[p->arg].code = (uint16_t)code;
+			t->rcpts[p->arg].ms = ms;
 			record_text(&t->rcpts[p->arg].text, &s->reply);
 		}
 		break;

@@ -274,6 +274,7 @@ struct rcpt {
 	char		*addr;
 	uint16_t	 code;
 	char		*text;
+	int64_t		 ms;		/* RCPT sent -> its reply */
 };
 
 struct txn {

@@ -342,6 +342,8 @@ session_conn_event(struct session *s)
 				r->has_code = 1;
 				r->code = t->rcpts[j].code;
 				r->text = t->rcpts[j].text;
+				r->has_ms = 1;
+				r->ms = t->rcpts[j].ms;
 			}
 			rp[nr++] = r;
 			w->n_rcpts++;

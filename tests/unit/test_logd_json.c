@@ -6,6 +6,7 @@
 #include "unit.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "../../warp-logd/logd.h"
 
@@ -126,6 +127,33 @@ test_json_lines(void **state)
 	    "\"01JDCONNECTION0000000000AB\",\"seq\":9,\"from\":\"a@example.org\","
 	    "\"to\":\"b@example.net,c@example.net\",\"elapse\":-1,"
 	    "\"helo\":\"x\\\"y\",\"final_code\":250}\n");
+
+	/* a transaction: each recipient with its reply and its own time */
+	{
+		Warp__Transaction	 t = WARP__TRANSACTION__INIT, *tp[1];
+		Warp__Recipient		 r = WARP__RECIPIENT__INIT, *rp[1];
+
+		r.address = "b@example.net";
+		r.has_code = 1;
+		r.code = 250;
+		r.text = "2.1.5 Ok";
+		r.has_ms = 1;
+		r.ms = 12;
+		rp[0] = &r;
+		t.mail_from = "a@example.org";
+		t.rcpts = rp;
+		t.n_rcpts = 1;
+		tp[0] = &t;
+		k.transactions = tp;
+		k.n_transactions = 1;
+		b.len = 0;
+		logd_json_conn(&b, &k);
+		assert_non_null(strstr(b.p, "\"rcpts\":[{\"address\":"
+		    "\"b@example.net\",\"code\":250,\"text\":\"2.1.5 Ok\","
+		    "\"ms\":12}]"));
+		k.transactions = NULL;
+		k.n_transactions = 0;
+	}
 
 	/* integers are written without printf: the extremes too */
 	b.len = 0;

@@ -36,6 +36,7 @@ test_schema_fresh(void **state)
 	assert_int_equal(count(db, "SELECT count(*) FROM pragma_table_info('connections') WHERE name IN ('id','mail_from','mail_to','occurred_at','elapse')"), 5);
 	assert_int_equal(count(db, "SELECT count(*) FROM pragma_table_info('communications') WHERE name IN ('id','connection_id','direction','data','occurred_at','seq')"), 6);
 	assert_int_equal(count(db, "SELECT count(*) FROM sqlite_master WHERE name IN ('connection_details','transactions','recipients')"), 3);
+	assert_int_equal(count(db, "SELECT count(*) FROM pragma_table_info('recipients') WHERE name IN ('code','text','ms')"), 3);
 	/* running it again is a no-op */
 	assert_int_equal(logd_sqlite_migrate(db, err, sizeof(err)), 0);
 	assert_int_equal(count(db, "SELECT count(*) FROM schema_version"),
