@@ -299,7 +299,7 @@ batch_ack(struct logd_batch *b)
 
 	if (b->peer != NULL && b->peer->conn != NULL && !logd->stopping) {
 		a.has_count = 1;
-		a.count = (uint32_t)b->nevents;
+		a.count = (uint32_t)b->eb.n_events;
 		f.body_case = WARP__FRAME__BODY_ACK;
 		f.ack = &a;
 		if (ipc_reply(b->peer->conn, b->frame_id, &f) == 0)
@@ -457,7 +457,6 @@ handle_batch(struct ipc_conn *c, const Warp__Frame *f)
 		log_warnx("%s: %zu malformed events dropped from one batch",
 		    ipc_conn_peer(c), bad);
 
-	b->nevents = n;
 	b->frame_id = f->id;
 	b->peer = peer;
 	peer->refs++;

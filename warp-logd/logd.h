@@ -46,7 +46,6 @@ struct logd_batch {
 	struct arena		*arena;		/* holds everything eb points to */
 	Warp__EventBatch	 eb;		/* the accepted events */
 	size_t			 mem;		/* bytes held (queue bounds) */
-	size_t			 nevents;
 	uint64_t		 frame_id;	/* Ack goes back with this id */
 	struct logd_peer	*peer;		/* owned by the event loop */
 	atomic_int		 pending;	/* durable sinks not done yet */

@@ -212,7 +212,7 @@ spool_append(struct mysql_sink *m, struct logd_batch **group, size_t n)
 		warp__event_batch__pack(&group[i]->eb,
 		    (uint8_t *)m->tmp.p + m->tmp.len);
 		m->tmp.len += len;
-		events += group[i]->nevents;
+		events += group[i]->eb.n_events;
 	}
 	total = m->tmp.len;
 	if (m->spool_fd == -1) {
