@@ -164,22 +164,6 @@ addr_resolve(const char *s, struct sockaddr_storage *ss, socklen_t *len,
 	return 0;
 }
 
-/* Decimal digits of v at p (no NUL); returns the end. */
-static char *
-put_uint(char *p, unsigned v)
-{
-	char	 tmp[10];
-	int	 n = 0;
-
-	do {
-		tmp[n++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v != 0);
-	while (n > 0)
-		*p++ = tmp[--n];
-	return p;
-}
-
 const char *
 addr_ip_str(const struct sockaddr *sa, char buf[ADDR_STRLEN])
 {
@@ -209,7 +193,7 @@ addr_ip_str(const struct sockaddr *sa, char buf[ADDR_STRLEN])
 		for (i = 0; i < 4; i++) {
 			if (i > 0)
 				*p++ = '.';
-			p = put_uint(p, b[i]);
+			p = warp_put_uint(p, b[i]);
 		}
 		*p = '\0';
 		return buf;
@@ -237,7 +221,7 @@ addr_str(const struct sockaddr *sa, char buf[ADDR_STRLEN])
 	if (sa->sa_family == AF_INET6)
 		*p++ = ']';
 	*p++ = ':';
-	p = put_uint(p, (unsigned)addr_port(sa));
+	p = warp_put_uint(p, (unsigned)addr_port(sa));
 	*p = '\0';
 	return buf;
 }

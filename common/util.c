@@ -237,6 +237,21 @@ warp_ulid(char out[WARP_ULID_LEN + 1])
 	out[WARP_ULID_LEN] = '\0';
 }
 
+char *
+warp_put_uint(char *p, uint64_t v)
+{
+	char	 tmp[20];
+	int	 n = 0;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	while (n > 0)
+		*p++ = tmp[--n];
+	return p;
+}
+
 void
 warp_time_rfc3339(int64_t us, char out[32])
 {

@@ -63,16 +63,12 @@ logd_buf_addc(struct logd_buf *b, char c)
 void
 logd_buf_addi(struct logd_buf *b, int64_t v)
 {
-	char		 tmp[24], *e = tmp + sizeof(tmp), *q = e;
-	uint64_t	 u = v < 0 ? -(uint64_t)v : (uint64_t)v;
+	char	 tmp[24], *e = tmp;
 
-	do {
-		*--q = (char)('0' + u % 10);
-		u /= 10;
-	} while (u != 0);
 	if (v < 0)
-		*--q = '-';
-	logd_buf_add(b, q, (size_t)(e - q));
+		*e++ = '-';
+	e = warp_put_uint(e, v < 0 ? -(uint64_t)v : (uint64_t)v);
+	logd_buf_add(b, tmp, (size_t)(e - tmp));
 }
 
 void

@@ -90,6 +90,23 @@ test_rfc3339(void **state)
 }
 
 static void
+test_put_uint(void **state)
+{
+	char	 buf[32], *e;
+
+	e = warp_put_uint(buf, 0);
+	*e = '\0';
+	assert_string_equal(buf, "0");
+	e = warp_put_uint(buf, 65535);
+	*e = '\0';
+	assert_string_equal(buf, "65535");
+	e = warp_put_uint(buf, UINT64_MAX);
+	assert_int_equal(e - buf, 20);
+	*e = '\0';
+	assert_string_equal(buf, "18446744073709551615");
+}
+
+static void
 test_strlcpy(void **state)
 {
 	char	 buf[8];
@@ -184,6 +201,7 @@ main(void)
 		cmocka_unit_test(test_ulid_format),
 		cmocka_unit_test(test_ulid_monotonic),
 		cmocka_unit_test(test_rfc3339),
+		cmocka_unit_test(test_put_uint),
 		cmocka_unit_test(test_strlcpy),
 		cmocka_unit_test(test_strncaseeq),
 		cmocka_unit_test(test_alloc),
