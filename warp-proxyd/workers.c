@@ -150,6 +150,16 @@ become_worker(struct proxyd *p, int slot)
 		fatalx("worker %d: cannot watch SIGUSR2", slot);
 }
 
+/* The event spool of slot i (worker 0: events.spool). */
+static const char *
+slot_spool_name(char *buf, size_t sz, int i)
+{
+	if (i == 0)
+		return "events.spool";
+	snprintf(buf, sz, "events-%d.spool", i);
+	return buf;
+}
+
 /* Worker 0 takes over the spools of slots beyond the current count. */
 void
 workers_adopt_spools(const char *spool_dir)
@@ -159,19 +169,18 @@ workers_adopt_spools(const char *spool_dir)
 
 	if (self > 0 || spool_dir == NULL || *spool_dir == '\0')
 		return;
-	for (i = nworkers; i < WORKERS_MAX; i++) {	/* nworkers >= 1 */
-		snprintf(name, sizeof(name), "events-%d.spool", i);
-		(void)evstream_spool_adopt(spool_dir, name, "events.spool");
-	}
+	for (i = nworkers; i < WORKERS_MAX; i++)	/* nworkers >= 1 */
+		(void)evstream_spool_adopt(spool_dir,
+		    slot_spool_name(name, sizeof(name), i),
+		    slot_spool_name(NULL, 0, 0));
 }
 
 const char *
 workers_spool_name(char *buf, size_t sz)
 {
 	if (self <= 0)
-		return NULL;		/* events.spool */
-	snprintf(buf, sz, "events-%d.spool", self);
-	return buf;
+		return NULL;		/* evstream's default, events.spool */
+	return slot_spool_name(buf, sz, self);
 }
 
 /* ---- the master --------------------------------------------------------------- */
